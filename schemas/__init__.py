@@ -1,0 +1,4 @@
+"""Contracts every Tollway service shares: events, topics, money, ClickHouse DDL.
+
+Services import from here and never from one another.
+"""

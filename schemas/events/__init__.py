@@ -1,0 +1,49 @@
+"""Event contracts shared by every service. Import events from here."""
+
+from ._base import Event, UnknownEventError, decode_event, encode_event, event_models, new_id
+from .accounts import AccountStatus, AccountStatusChanged, Plan
+from .api_keys import ApiKeyRecorded, ApiKeyStatus
+from .commands import (
+    AdjustBalance,
+    CreateAccount,
+    CreateApiKey,
+    ReactivateAccount,
+    RevokeApiKey,
+    RotateApiKey,
+    SuspendAccount,
+    TopUp,
+)
+from .ledger import LedgerEntryKind, LedgerEntryRecorded
+from .prices import ModelPriced, PriceVersion
+from .requests import RequestCompleted, RequestStarted, RequestStatus, Surface, UsageSource
+
+__all__ = [
+    "AccountStatus",
+    "AccountStatusChanged",
+    "AdjustBalance",
+    "ApiKeyRecorded",
+    "ApiKeyStatus",
+    "CreateAccount",
+    "CreateApiKey",
+    "Event",
+    "LedgerEntryKind",
+    "LedgerEntryRecorded",
+    "ModelPriced",
+    "Plan",
+    "PriceVersion",
+    "ReactivateAccount",
+    "RequestCompleted",
+    "RequestStarted",
+    "RequestStatus",
+    "RevokeApiKey",
+    "RotateApiKey",
+    "Surface",
+    "SuspendAccount",
+    "TopUp",
+    "UnknownEventError",
+    "UsageSource",
+    "decode_event",
+    "encode_event",
+    "event_models",
+    "new_id",
+]

@@ -1,0 +1,75 @@
+"""The one registry of Kafka topics. Infra creates them from here; services name them from here.
+
+Partition counts of the topics keyed by account_id must stay equal: billing
+relies on co-partitioning to see an account's commands and usage in one
+consumer, in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ACCOUNT_PARTITIONS",
+    "ACCOUNT_STATUS",
+    "ALL_TOPICS",
+    "API_KEYS",
+    "BALANCES",
+    "BILLING_COMMANDS",
+    "DEAD_LETTER",
+    "LEDGER",
+    "PRICES",
+    "REQUESTS",
+    "Topic",
+]
+
+#: Partitions of every topic keyed by account_id (co-partitioned).
+ACCOUNT_PARTITIONS = 6
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key: str
+    partitions: int
+    compacted: bool = False
+    #: Extra topic-level configs (Kafka names), applied at creation.
+    configs: dict[str, str] = field(default_factory=dict)
+
+    def kafka_configs(self) -> dict[str, str]:
+        base = {"cleanup.policy": "compact" if self.compacted else "delete"}
+        if self.compacted:
+            # Compact soon after a segment rolls so the topic a gateway replays
+            # at start stays small; tombstones kept a day for slow readers.
+            base |= {
+                "min.cleanable.dirty.ratio": "0.1",
+                "segment.ms": "600000",
+                "delete.retention.ms": "86400000",
+            }
+        return base | self.configs
+
+
+REQUESTS = Topic("tollway.requests", key="account_id", partitions=ACCOUNT_PARTITIONS)
+BILLING_COMMANDS = Topic("tollway.billing-commands", key="account_id", partitions=ACCOUNT_PARTITIONS)
+LEDGER = Topic("tollway.ledger", key="account_id", partitions=ACCOUNT_PARTITIONS)
+ACCOUNT_STATUS = Topic(
+    "tollway.account-status", key="account_id", partitions=ACCOUNT_PARTITIONS, compacted=True
+)
+API_KEYS = Topic("tollway.api-keys", key="key_id", partitions=3, compacted=True)
+BALANCES = Topic("tollway.balances", key="account_id", partitions=ACCOUNT_PARTITIONS, compacted=True)
+#: Prices are global, not per account: every billing consumer reads the whole
+#: topic, so a price change reaches the owner of every account.
+PRICES = Topic("tollway.prices", key="model", partitions=1, compacted=True)
+#: Events no consumer could parse, with the reason in the headers.
+DEAD_LETTER = Topic("tollway.dead-letter", key="source topic", partitions=1)
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    REQUESTS,
+    BILLING_COMMANDS,
+    LEDGER,
+    ACCOUNT_STATUS,
+    API_KEYS,
+    BALANCES,
+    PRICES,
+    DEAD_LETTER,
+)
