@@ -26,7 +26,8 @@ def render_all() -> dict[str, str]:
             **schema.get("properties", {}),
         }
         schema["properties"] = props
-        schema["required"] = ["type", "version", *schema.get("required", [])]
+        # Producers always write every field (defaults included), so all are required.
+        schema["required"] = sorted(props)
         schema["$id"] = f"https://tollway.dev/schemas/{kind}.v{version}.json"
         files[f"{kind}.v{version}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     return files

@@ -28,7 +28,9 @@ def usd_to_nano(amount: str | int | Decimal) -> int:
     should pass the text the user typed.
     """
     if isinstance(amount, bool) or not isinstance(amount, str | int | Decimal):
-        raise ValueError(f"amount must be a decimal string or an integer, not {type(amount).__name__}")
+        raise ValueError(
+            f"amount must be a decimal string or an integer, not {type(amount).__name__}"
+        )
     try:
         value = Decimal(amount.strip() if isinstance(amount, str) else amount)
     except InvalidOperation:

@@ -50,13 +50,17 @@ class Topic:
 
 
 REQUESTS = Topic("tollway.requests", key="account_id", partitions=ACCOUNT_PARTITIONS)
-BILLING_COMMANDS = Topic("tollway.billing-commands", key="account_id", partitions=ACCOUNT_PARTITIONS)
+BILLING_COMMANDS = Topic(
+    "tollway.billing-commands", key="account_id", partitions=ACCOUNT_PARTITIONS
+)
 LEDGER = Topic("tollway.ledger", key="account_id", partitions=ACCOUNT_PARTITIONS)
 ACCOUNT_STATUS = Topic(
     "tollway.account-status", key="account_id", partitions=ACCOUNT_PARTITIONS, compacted=True
 )
 API_KEYS = Topic("tollway.api-keys", key="key_id", partitions=3, compacted=True)
-BALANCES = Topic("tollway.balances", key="account_id", partitions=ACCOUNT_PARTITIONS, compacted=True)
+BALANCES = Topic(
+    "tollway.balances", key="account_id", partitions=ACCOUNT_PARTITIONS, compacted=True
+)
 #: Prices are global, not per account: every billing consumer reads the whole
 #: topic, so a price change reaches the owner of every account.
 PRICES = Topic("tollway.prices", key="model", partitions=1, compacted=True)

@@ -26,6 +26,8 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
+from infra.procs import die_with_parent
+
 from .errors import InfraError
 
 __all__ = ["KafkaBroker", "ensure_jars", "port_is_free", "wait_for_kafka"]
@@ -43,8 +45,16 @@ def ensure_jars() -> Path:
     if shutil.which("mvn") is None:
         raise InfraError("Maven (mvn) not found: install it (apt-get install maven) to fetch Kafka")
     shutil.rmtree(LIBS, ignore_errors=True)
-    cmd = ["mvn", "-q", "-B", "-f", str(HERE / "pom.xml"), "dependency:copy-dependencies",
-           f"-DoutputDirectory={LIBS}", "-DincludeScope=runtime"]
+    cmd = [
+        "mvn",
+        "-q",
+        "-B",
+        "-f",
+        str(HERE / "pom.xml"),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={LIBS}",
+        "-DincludeScope=runtime",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
@@ -56,7 +66,9 @@ def ensure_jars() -> Path:
 def _require_java() -> None:
     java = shutil.which("java")
     if java is None:
-        raise InfraError("Java not found: Kafka needs Java 17+ (apt-get install openjdk-17-jre-headless)")
+        raise InfraError(
+            "Java not found: Kafka needs Java 17+ (apt-get install openjdk-17-jre-headless)"
+        )
     out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
     try:
         major = int(out.split('"')[1].split(".")[0])
@@ -149,8 +161,9 @@ def wait_for_kafka(bootstrap: str, timeout: float = 60.0, alive: object = None) 
 class KafkaBroker:
     """One local broker process. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, data_dir: Path, port: int = 9092, controller_port: int = 9093,
-                 heap: str = "768m") -> None:
+    def __init__(
+        self, data_dir: Path, port: int = 9092, controller_port: int = 9093, heap: str = "768m"
+    ) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.controller_port = controller_port
@@ -168,7 +181,10 @@ class KafkaBroker:
     def start(self, timeout: float = 90.0) -> None:
         libs = ensure_jars()
         _require_java()
-        for what, port in (("KAFKA_PORT", self.port), ("KAFKA_CONTROLLER_PORT", self.controller_port)):
+        for what, port in (
+            ("KAFKA_PORT", self.port),
+            ("KAFKA_CONTROLLER_PORT", self.controller_port),
+        ):
             if not port_is_free(port):
                 raise InfraError(f"port {port} is already in use: free it or set TOLLWAY_{what}")
         try:
@@ -176,29 +192,61 @@ class KafkaBroker:
             props = self.data_dir / "server.properties"
             props.write_text(_server_properties(self.data_dir, self.port, self.controller_port))
         except OSError as exc:
-            raise InfraError(f"cannot write Kafka's data folder {self.data_dir}: {exc.strerror}") from None
+            raise InfraError(
+                f"cannot write Kafka's data folder {self.data_dir}: {exc.strerror}"
+            ) from None
         classpath = f"{libs}/*"
         java = shutil.which("java") or "java"
         if not (self.data_dir / "logs" / "meta.properties").exists():
             fmt = subprocess.run(
-                [java, "-cp", classpath, f"-Dlog4j2.configurationFile={HERE / 'log4j2.properties'}",
-                 "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props)],
-                capture_output=True, text=True, check=False,
+                [
+                    java,
+                    "-cp",
+                    classpath,
+                    f"-Dlog4j2.configurationFile={HERE / 'log4j2.properties'}",
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    _cluster_id(),
+                    "-c",
+                    str(props),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if fmt.returncode != 0:
                 raise InfraError(f"formatting Kafka storage failed: {fmt.stdout.strip()[-300:]}")
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [java, f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-             "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={HERE / 'log4j2.properties'}",
-             "-cp", classpath, "kafka.Kafka", str(props)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C reaches the runner, which stops us in order
+            [
+                java,
+                f"-Xms{self.heap}",
+                f"-Xmx{self.heap}",
+                "-XX:+UseG1GC",
+                "-XX:MaxGCPauseMillis=20",
+                "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={HERE / 'log4j2.properties'}",
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                str(props),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # Ctrl-C reaches the runner, which stops us in order; if the runner
+            # dies, so do we.
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         log.close()
         try:
-            wait_for_kafka(self.bootstrap_servers, timeout, alive=lambda: self.proc is not None
-                           and self.proc.poll() is None)
+            wait_for_kafka(
+                self.bootstrap_servers,
+                timeout,
+                alive=lambda: self.proc is not None and self.proc.poll() is None,
+            )
         except InfraError as exc:
             tail = self._log_tail()
             self.stop()
@@ -206,7 +254,9 @@ class KafkaBroker:
 
     def _log_tail(self) -> str:
         with contextlib.suppress(OSError):
-            lines = [ln for ln in self.log_path.read_text(errors="replace").splitlines() if ln.strip()]
+            lines = [
+                ln for ln in self.log_path.read_text(errors="replace").splitlines() if ln.strip()
+            ]
             errors = [ln for ln in lines if " ERROR " in ln or "Exception" in ln]
             return (errors or lines or [""])[-1][:300]
         return ""
@@ -233,18 +283,25 @@ class KafkaBroker:
         self.start()
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--data-dir", type=Path,
-                        default=Path(os.environ.get("TOLLWAY_DATA_DIR", "data")) / "kafka")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("TOLLWAY_KAFKA_PORT", "9092")))
-    parser.add_argument("--controller-port", type=int,
-                        default=int(os.environ.get("TOLLWAY_KAFKA_CONTROLLER_PORT", "9093")))
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("TOLLWAY_DATA_DIR", "data")) / "kafka"
+    )
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("TOLLWAY_KAFKA_PORT", "9092"))
+    )
+    parser.add_argument(
+        "--controller-port",
+        type=int,
+        default=int(os.environ.get("TOLLWAY_KAFKA_CONTROLLER_PORT", "9093")),
+    )
     parser.add_argument("--fetch-only", action="store_true", help="resolve the jars and exit")
     args = parser.parse_args(argv)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})

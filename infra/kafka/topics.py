@@ -2,33 +2,64 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 
 from schemas.topics import ALL_TOPICS, Topic
 
+from .errors import InfraError
+
 __all__ = ["ensure_topics"]
 
+_TOPIC_ALREADY_EXISTS = 36
 
-async def ensure_topics(bootstrap: str, topics: Iterable[Topic] = ALL_TOPICS,
-                        replication_factor: int = 1) -> list[str]:
-    """Create every missing topic; return the names created. Existing ones are left alone."""
+
+async def ensure_topics(
+    bootstrap: str, topics: Iterable[Topic] = ALL_TOPICS, replication_factor: int = 1
+) -> list[str]:
+    """Create every missing topic and wait until each has a leader; return the names created.
+
+    aiokafka reports per-topic failures in the response rather than raising, so
+    each error code is read here: "already exists" is fine, anything else stops.
+    """
+    wanted = list(topics)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        missing = [t for t in topics if t.name not in existing]
+        response = await admin.create_topics(
+            [
+                NewTopic(t.name, t.partitions, replication_factor, topic_configs=t.kafka_configs())
+                for t in wanted
+            ]
+        )
         created: list[str] = []
-        for topic in missing:
-            new = NewTopic(topic.name, topic.partitions, replication_factor,
-                           topic_configs=topic.kafka_configs())
-            try:
-                await admin.create_topics([new])
-                created.append(topic.name)
-            except TopicAlreadyExistsError:
-                pass  # another runner got there first
+        for name, code, message in response.topic_errors:
+            if code == 0:
+                created.append(name)
+            elif code != _TOPIC_ALREADY_EXISTS:
+                raise InfraError(f"creating Kafka topic {name} failed: {message} (error {code})")
+        await _wait_for_leaders(admin, [t.name for t in wanted])
         return created
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient, names: list[str], timeout: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        described = await admin.describe_topics(names)
+        pending = [
+            t["topic"]
+            for t in described
+            if t["error_code"] != 0 or any(p["leader"] < 0 for p in t["partitions"])
+        ]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise InfraError(f"Kafka topics without a leader after {timeout:.0f}s: {pending}")
+        await asyncio.sleep(0.1)

@@ -82,7 +82,11 @@ def decode_event(value: bytes) -> Event:
     if not isinstance(raw, dict):
         raise ValueError("event is not a JSON object")
     kind, version = raw.pop("type", None), raw.pop("version", None)
-    model = _REGISTRY.get((kind, version)) if isinstance(kind, str) and isinstance(version, int) else None
+    model = (
+        _REGISTRY.get((kind, version))
+        if isinstance(kind, str) and isinstance(version, int)
+        else None
+    )
     if model is None:
         raise UnknownEventError(f"unknown event type/version: {kind!r}/{version!r}")
     return model.model_validate(raw)

@@ -1,0 +1,58 @@
+# Two commands for a newcomer: `make run` and `make test`. Both install what is missing.
+# Needs only python3 (3.11+), Java 17+ and Maven on PATH; everything else lands in .venv/,
+# .tools/ and infra/kafka/libs/ (all git-ignored).
+
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+PY := .venv/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+
+.PHONY: install run test lint typecheck unit integration schemas kafka clean
+
+install: .venv/.installed infra/kafka/libs/.complete
+
+$(UV):
+	@command -v python3 >/dev/null || { echo "tollway: python3 (3.11+) is needed on PATH"; exit 1; }
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+infra/kafka/libs/.complete: infra/kafka/pom.xml | .venv/.installed
+	$(PY) -m infra.kafka.broker --fetch-only
+
+## Start Kafka, the simulator and the three services; Ctrl-C stops them all.
+run: install
+	@$(PY) -m infra.run
+
+## Lint, type-check, then every test (unit, integration against a real broker).
+test: install lint typecheck
+	$(PY) -m pytest
+
+lint: .venv/.installed
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck: .venv/.installed
+	.venv/bin/mypy
+
+unit: install
+	$(PY) -m pytest tests/unit
+
+integration: install
+	$(PY) -m pytest tests/integration
+
+## Regenerate schemas/jsonschema/ after changing an event model.
+schemas: .venv/.installed
+	$(PY) -m schemas.jsonschema
+
+## Only the broker, for working on one service by hand.
+kafka: install
+	$(PY) -m infra.kafka.broker
+
+clean:
+	rm -rf .venv .tools infra/kafka/libs data

@@ -1,0 +1,213 @@
+"""``make run``: Kafka, topics, the upstream simulator and the three services, in order.
+
+Prints where the gateway listens, then waits. Ctrl-C (or SIGTERM) stops every
+process it started, in reverse order. A second run on the same data folder
+stops at once with a message instead of clashing on ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import functools
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from infra.kafka.broker import KafkaBroker, port_is_free, wait_for_kafka
+from infra.kafka.errors import InfraError
+from infra.kafka.topics import ensure_topics
+from infra.procs import spawn, stop, wait_healthy
+
+__all__ = ["StackConfig", "main"]
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise InfraError(f"{name} must be a number, not {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    data_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("TOLLWAY_DATA_DIR", "data")).resolve()
+    )
+    kafka_bootstrap: str | None = field(
+        default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None
+    )
+    kafka_port: int = field(default_factory=lambda: _env_int("TOLLWAY_KAFKA_PORT", 9092))
+    kafka_controller_port: int = field(
+        default_factory=lambda: _env_int("TOLLWAY_KAFKA_CONTROLLER_PORT", 9093)
+    )
+    gateway_port: int = field(default_factory=lambda: _env_int("TOLLWAY_GATEWAY_PORT", 8080))
+    billing_port: int = field(default_factory=lambda: _env_int("TOLLWAY_BILLING_PORT", 8081))
+    metering_port: int = field(default_factory=lambda: _env_int("TOLLWAY_METERING_PORT", 8082))
+    simulator_port: int = field(default_factory=lambda: _env_int("TOLLWAY_SIMULATOR_PORT", 8090))
+    #: How long to wait for an existing cluster named by KAFKA_BOOTSTRAP_SERVERS.
+    kafka_wait_seconds: int = field(
+        default_factory=lambda: _env_int("TOLLWAY_KAFKA_WAIT_SECONDS", 15)
+    )
+
+    def services(self) -> list[tuple[str, int, str]]:
+        """(name, port, port variable), in start order: the gateway last."""
+        return [
+            ("simulator", self.simulator_port, "TOLLWAY_SIMULATOR_PORT"),
+            ("metering", self.metering_port, "TOLLWAY_METERING_PORT"),
+            ("billing", self.billing_port, "TOLLWAY_BILLING_PORT"),
+            ("gateway", self.gateway_port, "TOLLWAY_GATEWAY_PORT"),
+        ]
+
+
+class Stack:
+    def __init__(self, cfg: StackConfig) -> None:
+        self.cfg = cfg
+        self.broker: KafkaBroker | None = None
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._lock: IO[str] | None = None
+
+    def _take_lock(self) -> None:
+        try:
+            self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
+            lock = (self.cfg.data_dir / "run.lock").open("a+")
+        except OSError as exc:
+            raise InfraError(
+                f"cannot use data folder {self.cfg.data_dir}: {exc.strerror} "
+                "(set TOLLWAY_DATA_DIR to a writable folder)"
+            ) from None
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            pid = lock.read().strip() or "?"
+            raise InfraError(
+                f"another `make run` (pid {pid}) is already using {self.cfg.data_dir}; "
+                "stop it, or set TOLLWAY_DATA_DIR and the TOLLWAY_*_PORT variables"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        self._lock = lock
+
+    def start(self) -> None:
+        self._take_lock()
+        for name, port, var in self.cfg.services():
+            if not port_is_free(port):
+                raise InfraError(
+                    f"port {port} for the {name} is already in use: free it or set {var}"
+                )
+        bootstrap = self._start_kafka()
+        created = asyncio.run(ensure_topics(bootstrap))
+        print(f"kafka     {bootstrap}  ({len(created)} topics created)", flush=True)
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "TOLLWAY_DATA_DIR": str(self.cfg.data_dir),
+            "TOLLWAY_UPSTREAM_BASE_URL": f"http://127.0.0.1:{self.cfg.simulator_port}/v1",
+        }
+        for _name, port, var in self.cfg.services():
+            env[var] = str(port)
+        for name, port, _ in self.cfg.services():
+            log = self.cfg.data_dir / "logs" / f"{name}.log"
+            proc = spawn([sys.executable, "-m", f"services.{name}"], log, env)
+            self.procs[name] = proc
+            alive = functools.partial(_running, proc)
+            if not wait_healthy(f"http://127.0.0.1:{port}/healthz", 60, alive):
+                raise InfraError(
+                    f"the {name} did not become healthy: {_last_line(log)} (log: {log})"
+                )
+            print(f"{name:<9} http://127.0.0.1:{port}", flush=True)
+
+    def _start_kafka(self) -> str:
+        if self.cfg.kafka_bootstrap:
+            wait_for_kafka(self.cfg.kafka_bootstrap, timeout=self.cfg.kafka_wait_seconds)
+            return self.cfg.kafka_bootstrap
+        self.broker = KafkaBroker(
+            self.cfg.data_dir / "kafka", self.cfg.kafka_port, self.cfg.kafka_controller_port
+        )
+        self.broker.start()
+        return self.broker.bootstrap_servers
+
+    def watch(self) -> str:
+        """Block until a signal arrives or a service exits; say which."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD})
+        while True:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    return f"the {name} exited with code {proc.returncode}"
+            if (
+                self.broker is not None
+                and self.broker.proc is not None
+                and self.broker.proc.poll() is not None
+            ):
+                return "the Kafka broker exited"
+            got = signal.sigtimedwait({signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}, 1.0)
+            if got is not None and got.si_signo != signal.SIGCHLD:
+                return ""
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            stop(proc)
+        self.procs.clear()
+        if self.broker is not None:
+            self.broker.stop()
+        if self._lock is not None:
+            self._lock.close()
+
+
+def _running(proc: subprocess.Popen[bytes]) -> bool:
+    return proc.poll() is None
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1][:300] if lines else "empty log"
+
+
+def _banner(cfg: StackConfig) -> str:
+    gw = f"http://127.0.0.1:{cfg.gateway_port}"
+    return f"""
+Tollway is running. Gateway: {gw}/v1   (data: {cfg.data_dir}, logs: {cfg.data_dir / "logs"})
+  curl {gw}/healthz
+  Billing admin: http://127.0.0.1:{cfg.billing_port}   Metering: http://127.0.0.1:{cfg.metering_port}
+  Upstream simulator: http://127.0.0.1:{cfg.simulator_port}/v1
+Press Ctrl-C to stop everything.
+"""
+
+
+def main() -> int:
+    stack: Stack | None = None
+    try:
+        stack = Stack(StackConfig())
+        stack.start()
+        print(_banner(stack.cfg), flush=True)
+        reason = stack.watch()
+    except InfraError as exc:
+        print(f"tollway: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        reason = ""
+    finally:
+        if stack is not None:
+            if stack.procs or stack.broker is not None:
+                print("stopping...", flush=True)
+            stack.stop()
+    if reason:
+        print(f"tollway: {reason}; everything stopped", file=sys.stderr)
+        return 1
+    print("stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

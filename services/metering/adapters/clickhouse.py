@@ -1,0 +1,157 @@
+"""The only code in metering that talks to ClickHouse, through clickhouse-connect.
+
+``CLICKHOUSE_URL`` picks the target:
+
+- ``chdb:///abs/folder`` (or ``chdb://relative/folder``): ClickHouse's engine
+  embedded in this process, on a local folder. One process per folder and one
+  folder per process, so the metering service owns it.
+- ``http(s)://user:password@host:port/?database=name``: a ClickHouse server.
+
+clickhouse-connect's async client refuses chdb and a chdb connection shared
+across threads mixes up query parameters, so queries run on a small pool of
+threads that each hold their own client; ``run`` hands work to that pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import parse_qs, unquote, urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from schemas.clickhouse import migrations
+
+__all__ = ["ClickHouse", "ClickHouseConfigError", "Target", "parse_url"]
+
+T = TypeVar("T")
+
+
+class ClickHouseConfigError(ValueError):
+    """CLICKHOUSE_URL is malformed or names a folder that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # "chdb" or "http"
+    database: str
+    path: Path | None = None
+    host: str = ""
+    port: int = 0
+    secure: bool = False
+    username: str = "default"
+    password: str = ""
+
+
+def parse_url(url: str, database: str = "tollway") -> Target:
+    parsed = urlparse(url)
+    db = parse_qs(parsed.query).get("database", [database])[0]
+    if parsed.scheme == "chdb":
+        raw = unquote((parsed.netloc or "") + parsed.path)
+        if not raw:
+            raise ClickHouseConfigError(
+                "CLICKHOUSE_URL chdb:// needs a folder, e.g. chdb:///var/lib/tollway/ch"
+            )
+        return Target("chdb", db, path=Path(raw).resolve())
+    if parsed.scheme in ("http", "https"):
+        if not parsed.hostname:
+            raise ClickHouseConfigError(f"CLICKHOUSE_URL has no host: {url!r}")
+        secure = parsed.scheme == "https"
+        return Target(
+            "http",
+            db,
+            host=parsed.hostname,
+            port=parsed.port or (8443 if secure else 8123),
+            secure=secure,
+            username=unquote(parsed.username or "default"),
+            password=unquote(parsed.password or ""),
+        )
+    raise ClickHouseConfigError(
+        f"CLICKHOUSE_URL must start with chdb://, http:// or https://: {url!r}"
+    )
+
+
+class ClickHouse:
+    """A per-thread clickhouse-connect client for one target and database."""
+
+    def __init__(self, url: str, database: str = "tollway", threads: int = 4) -> None:
+        self.target = parse_url(url, database)
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="clickhouse")
+        if self.target.path is not None:
+            _check_folder(self.target.path)
+
+    def _connect(self, database: str | None) -> Client:
+        t = self.target
+        if t.kind == "chdb":
+            return clickhouse_connect.get_client(dsn=f"chdb://{t.path}", database=database)
+        return clickhouse_connect.get_client(
+            host=t.host,
+            port=t.port,
+            secure=t.secure,
+            username=t.username,
+            password=t.password,
+            database=database or "default",
+        )
+
+    def client(self) -> Client:
+        """This thread's client, created on first use."""
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._connect(self.target.database)
+            self._local.client = client
+        return client
+
+    async def run(self, fn: Callable[[Client], T]) -> T:
+        """Run ``fn(client)`` on the ClickHouse thread pool, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, lambda: fn(self.client())
+        )
+
+    async def migrate_async(self) -> list[int]:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.migrate)
+
+    def migrate(self) -> list[int]:
+        """Create the database and apply every migration not yet applied; return those applied."""
+        admin = self._connect(None)
+        admin.command(f"CREATE DATABASE IF NOT EXISTS `{self.target.database}`")
+        client = self.client()
+        client.command(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
+            "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version"
+        )
+        done = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
+        applied = []
+        for migration in migrations():
+            if migration.version in done:
+                continue
+            for statement in migration.statements:
+                client.command(statement)
+            client.insert(
+                "schema_migrations",
+                [[migration.version, migration.name]],
+                column_names=["version", "name"],
+            )
+            applied.append(migration.version)
+        return applied
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+def _check_folder(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ClickHouseConfigError(
+            f"cannot create the ClickHouse folder {path}: {exc.strerror}"
+        ) from None
+    if not os.access(path, os.W_OK):
+        raise ClickHouseConfigError(f"the ClickHouse folder {path} is not writable")
