@@ -2,7 +2,7 @@
 
 from ._base import Event, UnknownEventError, decode_event, encode_event, event_models, new_id
 from .accounts import AccountStatus, AccountStatusChanged, Plan
-from .api_keys import ApiKeyRecorded, ApiKeyStatus
+from .api_keys import KEY_PREFIX_LENGTH, ApiKeyRecorded, ApiKeyStatus
 from .commands import (
     AdjustBalance,
     CreateAccount,
@@ -18,6 +18,7 @@ from .prices import ModelPriced, PriceVersion
 from .requests import RequestCompleted, RequestStarted, RequestStatus, Surface, UsageSource
 
 __all__ = [
+    "KEY_PREFIX_LENGTH",
     "AccountStatus",
     "AccountStatusChanged",
     "AdjustBalance",

@@ -13,7 +13,12 @@ from pydantic import AwareDatetime, Field
 
 from ._base import Event
 
-__all__ = ["ApiKeyRecorded", "ApiKeyStatus"]
+__all__ = ["KEY_PREFIX_LENGTH", "ApiKeyRecorded", "ApiKeyStatus"]
+
+#: Secrets look like ``tw_`` + 40 base62 characters; the first 12 characters
+#: are the key's visible, indexed ``prefix``. A gateway finds the record by
+#: prefix, then compares sha256 hashes in constant time.
+KEY_PREFIX_LENGTH = 12
 
 ApiKeyStatus = Literal["active", "revoked"]
 

@@ -1,22 +1,34 @@
-"""``python -m services.gateway``: serve the gateway."""
+"""``python -m services.gateway``: serve the gateway (one process, one core)."""
 
 from __future__ import annotations
 
+import sys
+
 import uvicorn
 
-from .entrypoints.http import create_app
+from .bootstrap import create_app
+from .domain.catalog import CatalogError
+from .logs import configure
 from .settings import GatewaySettings
 
 
 def main() -> None:
     settings = GatewaySettings()
+    configure(settings.log_level, settings.access_log)
+    try:
+        app = create_app(settings)
+    except CatalogError as exc:
+        print(f"tollway-gateway: {exc}", file=sys.stderr)
+        sys.exit(1)
     uvicorn.run(
-        create_app(settings),
-        host="127.0.0.1",
+        app,
+        host=settings.host,
         port=settings.port,
         log_level="warning",
         loop="uvloop",
         http="httptools",
+        access_log=False,
+        log_config=None,
     )
 
 

@@ -4,13 +4,48 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 __all__ = ["GatewaySettings"]
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def _optional_float(name: str) -> float | None:
+    raw = os.environ.get(name)
+    return float(raw) if raw else None
 
 
 @dataclass(frozen=True)
 class GatewaySettings:
     kafka_bootstrap: str = field(
-        default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+        default_factory=lambda: _env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     )
-    port: int = field(default_factory=lambda: int(os.environ.get("TOLLWAY_GATEWAY_PORT", "8080")))
+    port: int = field(default_factory=lambda: int(_env("TOLLWAY_GATEWAY_PORT", "8080")))
+    host: str = field(default_factory=lambda: _env("TOLLWAY_GATEWAY_HOST", "127.0.0.1"))
+    catalog: Path = field(
+        default_factory=lambda: Path(_env("TOLLWAY_CATALOG", "infra/catalog.toml"))
+    )
+    #: One spool folder per gateway process: it holds events Kafka could not take yet.
+    spool_dir: Path = field(
+        default_factory=lambda: Path(
+            _env(
+                "TOLLWAY_GATEWAY_SPOOL_DIR",
+                str(Path(_env("TOLLWAY_DATA_DIR", "data")) / "gateway-spool"),
+            )
+        )
+    )
+    max_body_bytes: int = field(
+        default_factory=lambda: int(_env("TOLLWAY_MAX_BODY_BYTES", str(10 * 1024 * 1024)))
+    )
+    #: Refuse new requests (503) while spooled events are older than this; unset: keep serving.
+    refuse_when_backlog_older_than_s: float | None = field(
+        default_factory=lambda: _optional_float("TOLLWAY_REFUSE_WHEN_BACKLOG_S")
+    )
+    events_linger_ms: int = field(
+        default_factory=lambda: int(_env("TOLLWAY_EVENTS_LINGER_MS", "5"))
+    )
+    log_level: str = field(default_factory=lambda: _env("TOLLWAY_LOG_LEVEL", "INFO"))
+    access_log: bool = field(default_factory=lambda: _env("TOLLWAY_ACCESS_LOG", "0") == "1")

@@ -1,0 +1,138 @@
+"""Calls to OpenAI-compatible upstreams over one pooled httpx client.
+
+httpx's errors stop here: callers see ``Retryable`` (connection refused or
+reset, 5xx, 429, timeout before the first byte: try the next deployment) or
+``Rejected`` (a 4xx about the request itself: no other deployment will do
+better, so it goes back to the client).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from ..domain.catalog import Deployment
+
+__all__ = ["Broken", "Rejected", "Retryable", "Upstream", "UpstreamStream"]
+
+
+class Retryable(Exception):
+    def __init__(self, message: str, timeout: bool = False) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
+class Broken(Exception):
+    """The upstream's stream ended without finishing (dropped, reset, or stalled)."""
+
+    def __init__(self, message: str, timeout: bool = False) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
+@dataclass
+class Rejected(Exception):
+    status: int
+    message: str
+    param: str | None = None
+
+
+def _headers(deployment: Deployment) -> dict[str, str]:
+    headers = {"content-type": "application/json"}
+    key = deployment.api_key()
+    if key:
+        headers["authorization"] = f"Bearer {key}"
+    return headers
+
+
+def _error_of(status: int, content: bytes) -> Exception:
+    message, param = f"upstream answered {status}", None
+    try:
+        error = orjson.loads(content).get("error") or {}
+        message, param = str(error.get("message") or message), error.get("param")
+    except (orjson.JSONDecodeError, AttributeError):
+        pass
+    if status >= 500 or status in (401, 403, 404, 408, 429):
+        # 401/403/404: our deployment's key or model name is wrong, not the client's request.
+        return Retryable(f"upstream {status}: {message}")
+    return Rejected(status, message, param)
+
+
+class UpstreamStream:
+    """An open streaming response: iterate ``data:`` payloads, then ``close()``."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    async def events(self) -> AsyncIterator[bytes]:
+        try:
+            async for line in self._response.aiter_lines():
+                if line.startswith("data:"):
+                    yield line[5:].strip().encode()
+        except httpx.TimeoutException as exc:
+            raise Broken(f"upstream stalled: {type(exc).__name__}", timeout=True) from None
+        except httpx.HTTPError as exc:
+            raise Broken(f"upstream stream broke: {type(exc).__name__}") from None
+
+    async def close(self) -> None:
+        await self._response.aclose()
+
+
+class Upstream:
+    def __init__(self, client: httpx.AsyncClient | None = None) -> None:
+        self._client = client or httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=512, max_keepalive_connections=256), http2=False
+        )
+
+    async def complete(
+        self, deployment: Deployment, path: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        try:
+            response = await self._client.post(
+                deployment.base_url + path,
+                content=orjson.dumps(body),
+                headers=_headers(deployment),
+                timeout=httpx.Timeout(deployment.timeout_s, connect=5.0),
+            )
+        except httpx.TimeoutException as exc:
+            raise Retryable(f"upstream timed out: {type(exc).__name__}", timeout=True) from None
+        except httpx.HTTPError as exc:
+            raise Retryable(f"upstream unreachable: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise _error_of(response.status_code, response.content)
+        try:
+            parsed = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise Retryable("upstream answered with invalid JSON") from None
+        if not isinstance(parsed, dict):
+            raise Retryable("upstream answered with a non-object")
+        return parsed
+
+    async def stream(
+        self, deployment: Deployment, path: str, body: dict[str, Any]
+    ) -> UpstreamStream:
+        request = self._client.build_request(
+            "POST",
+            deployment.base_url + path,
+            content=orjson.dumps(body),
+            headers=_headers(deployment),
+            timeout=httpx.Timeout(deployment.timeout_s, connect=5.0),
+        )
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise Retryable(f"upstream timed out: {type(exc).__name__}", timeout=True) from None
+        except httpx.HTTPError as exc:
+            raise Retryable(f"upstream unreachable: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            content = await response.aread()
+            await response.aclose()
+            raise _error_of(response.status_code, content)
+        return UpstreamStream(response)
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,105 @@
+"""One meaning of token usage across surfaces, and estimates when an upstream reports none.
+
+Tollway's meaning (the one in ``request.completed``): ``prompt_tokens`` counts
+every input token, cache reads and writes included (OpenAI's meaning);
+``cache_read_tokens`` and ``cache_write_tokens`` are parts of it.
+Anthropic reports ``input_tokens`` *excluding* both cache parts, so
+``to_anthropic`` subtracts them and ``from_anthropic`` adds them back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import bpe_openai
+
+__all__ = ["Usage", "count_text", "estimate_chat_prompt", "estimate_text_prompt"]
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    @classmethod
+    def from_openai(cls, raw: dict[str, Any] | None) -> Usage | None:
+        if not isinstance(raw, dict):
+            return None
+        details = raw.get("prompt_tokens_details") or {}
+        return cls(
+            prompt_tokens=int(raw.get("prompt_tokens") or 0),
+            completion_tokens=int(raw.get("completion_tokens") or 0),
+            cache_read_tokens=int(details.get("cached_tokens") or 0),
+            cache_write_tokens=int(
+                details.get("cache_write_tokens") or raw.get("cache_creation_input_tokens") or 0
+            ),
+        )
+
+    @classmethod
+    def from_anthropic(cls, raw: dict[str, Any]) -> Usage:
+        read = int(raw.get("cache_read_input_tokens") or 0)
+        write = int(raw.get("cache_creation_input_tokens") or 0)
+        return cls(
+            prompt_tokens=int(raw.get("input_tokens") or 0) + read + write,
+            completion_tokens=int(raw.get("output_tokens") or 0),
+            cache_read_tokens=read,
+            cache_write_tokens=write,
+        )
+
+    def to_openai(self) -> dict[str, Any]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": self.cache_read_tokens},
+        }
+
+    def to_anthropic(self) -> dict[str, Any]:
+        uncached = self.prompt_tokens - self.cache_read_tokens - self.cache_write_tokens
+        return {
+            "input_tokens": max(uncached, 0),
+            "output_tokens": self.completion_tokens,
+            "cache_read_input_tokens": self.cache_read_tokens,
+            "cache_creation_input_tokens": self.cache_write_tokens,
+        }
+
+    @property
+    def total(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@lru_cache(maxsize=1)
+def _encoding() -> bpe_openai.Encoding:
+    return bpe_openai.get_encoding("o200k_base")
+
+
+def count_text(text: str) -> int:
+    return len(_encoding().encode(text)) if text else 0
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def estimate_chat_prompt(messages: list[dict[str, Any]], tools: Any = None) -> int:
+    """Prompt tokens as OpenAI counts them, near enough for holds and estimates."""
+    total = 3
+    for message in messages:
+        total += 4 + count_text(_content_text(message.get("content")))
+        if message.get("tool_calls"):
+            total += count_text(str(message["tool_calls"]))
+    if tools:
+        total += count_text(str(tools))
+    return total
+
+
+def estimate_text_prompt(prompt: str | list[str]) -> int:
+    return sum(count_text(p) for p in ([prompt] if isinstance(prompt, str) else prompt))
