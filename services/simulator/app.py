@@ -41,7 +41,7 @@ def create_app(settings: SimSettings | None = None) -> FastAPI:
     app = FastAPI(title="Tollway upstream simulator", docs_url=None, redoc_url=None)
     cache = PrefixCache(cfg.cache_block)
     faults = FaultBook([])
-    stats = {"requests": 0, "streams_completed": 0, "streams_dropped": 0}
+    stats = {"requests": 0, "streams_completed": 0, "streams_dropped": 0, "streams_cancelled": 0}
 
     def header_fault(request: Request) -> Fault | None:
         h = request.headers
@@ -98,6 +98,8 @@ def create_app(settings: SimSettings | None = None) -> FastAPI:
             return _json(error_body(str(exc), "invalid_request_error", None, exc.param), 400)
         ttft = _header_float(request, "x-sim-ttft-ms", cfg.ttft_ms) / 1000
         delay = _header_float(request, "x-sim-token-delay-ms", cfg.token_delay_ms) / 1000
+        if fault is not None and fault.mode == "slow":
+            delay = fault.token_delay_ms / 1000
         if not body.get("stream"):
             await asyncio.sleep(ttft + delay * max(len(plan.pieces) - 1, 0))
             return _json(_full(kind, model, plan))
@@ -111,14 +113,18 @@ def create_app(settings: SimSettings | None = None) -> FastAPI:
     async def _paced(
         chunks: list[bytes], ttft: float, delay: float, drop_after: int | None
     ) -> AsyncIterator[bytes]:
-        for i, chunk in enumerate(chunks):
-            if drop_after is not None and i >= drop_after:
-                stats["streams_dropped"] += 1
-                raise _DroppedStream("simulated drop")
-            pause = ttft if i == 0 else delay
-            if pause:
-                await asyncio.sleep(pause)
-            yield chunk
+        try:
+            for i, chunk in enumerate(chunks):
+                if drop_after is not None and i >= drop_after:
+                    stats["streams_dropped"] += 1
+                    raise _DroppedStream("simulated drop")
+                pause = ttft if i == 0 else delay
+                if pause:
+                    await asyncio.sleep(pause)
+                yield chunk
+        except (asyncio.CancelledError, GeneratorExit):
+            stats["streams_cancelled"] += 1  # the caller went away mid-stream
+            raise
         stats["streams_completed"] += 1
 
     @app.post("/v1/chat/completions")
@@ -158,6 +164,12 @@ def create_app(settings: SimSettings | None = None) -> FastAPI:
     @app.get("/_sim/stats")
     async def get_stats() -> Response:
         return _json(stats)
+
+    @app.post("/_sim/reset")
+    async def reset() -> Response:
+        faults.faults.clear()
+        stats.update(dict.fromkeys(stats, 0))
+        return Response(status_code=204)
 
     return app
 

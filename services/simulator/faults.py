@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["Fault", "FaultBook"]
 
-FaultMode = Literal["status", "timeout", "drop", "none"]
+FaultMode = Literal["status", "timeout", "drop", "slow"]
 
 
 class Fault(BaseModel):
@@ -24,6 +24,8 @@ class Fault(BaseModel):
     status: int = Field(default=503, ge=400, le=599)
     #: For mode=drop: chunks sent before the connection is cut.
     after_chunks: int = Field(default=2, ge=0)
+    #: For mode=slow: delay between streamed tokens, milliseconds.
+    token_delay_ms: float = Field(default=200.0, ge=0, le=60000)
     #: For mode=timeout: how long to hang before answering nothing.
     hang_seconds: float = Field(default=300.0, gt=0, le=3600)
     #: Only requests for this upstream model; None = any.
