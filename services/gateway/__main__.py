@@ -29,6 +29,8 @@ def main() -> None:
         http="httptools",
         access_log=False,
         log_config=None,
+        proxy_headers=False,  # the gateway's own middleware is all a request passes through
+        server_header=False,
     )
 
 

@@ -16,6 +16,7 @@ import httpx
 import orjson
 
 from ..domain.catalog import Deployment
+from .transport import PooledTransport
 
 __all__ = ["Broken", "Rejected", "Retryable", "Upstream", "UpstreamStream"]
 
@@ -69,10 +70,17 @@ class UpstreamStream:
         self._response = response
 
     async def events(self) -> AsyncIterator[bytes]:
+        # SSE lines as bytes: httpx's aiter_lines decodes to str, which we would re-encode.
+        pending = b""
         try:
-            async for line in self._response.aiter_lines():
-                if line.startswith("data:"):
-                    yield line[5:].strip().encode()
+            async for piece in self._response.aiter_raw():
+                lines = (pending + piece).split(b"\n")
+                pending = lines.pop()
+                for line in lines:
+                    if line.startswith(b"data:"):
+                        yield line[5:].strip()
+            if pending.startswith(b"data:"):
+                yield pending[5:].strip()
         except httpx.TimeoutException as exc:
             raise Broken(f"upstream stalled: {type(exc).__name__}", timeout=True) from None
         except httpx.HTTPError as exc:
@@ -84,9 +92,7 @@ class UpstreamStream:
 
 class Upstream:
     def __init__(self, client: httpx.AsyncClient | None = None) -> None:
-        self._client = client or httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=256), http2=False
-        )
+        self._client = client or httpx.AsyncClient(transport=PooledTransport())
 
     async def complete(
         self, deployment: Deployment, path: str, body: dict[str, Any]

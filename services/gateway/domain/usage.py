@@ -1,5 +1,14 @@
 """One meaning of token usage across surfaces, and estimates when an upstream reports none.
 
+Two kinds of estimate, for two needs:
+
+- the *prompt estimate* written in ``request.started`` (billing's hold) is
+  computed on every request, so it is cheap: UTF-8 bytes / 3, rounded up. Text
+  averages about 4 bytes a token, so this over-estimates, the safe side for a hold;
+- *counting* (``count_text``), when an upstream reports no usage (a cancelled or
+  broken stream), uses the o200k_base tokenizer. It is loaded on first use:
+  it costs ~130 MB, which a gateway whose upstreams report usage never pays.
+
 Tollway's meaning (the one in ``request.completed``): ``prompt_tokens`` counts
 every input token, cache reads and writes included (OpenAI's meaning);
 ``cache_read_tokens`` and ``cache_write_tokens`` are parts of it.
@@ -9,11 +18,10 @@ Anthropic reports ``input_tokens`` *excluding* both cache parts, so
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-
-import bpe_openai
 
 __all__ = ["Usage", "count_text", "estimate_chat_prompt", "estimate_text_prompt"]
 
@@ -73,12 +81,20 @@ class Usage:
 
 
 @lru_cache(maxsize=1)
-def _encoding() -> bpe_openai.Encoding:
+def _encoding() -> Any:
+    import bpe_openai  # deferred: importing it alone costs ~60 MB
+
     return bpe_openai.get_encoding("o200k_base")
 
 
 def count_text(text: str) -> int:
+    """Tokens in ``text``, by the tokenizer."""
     return len(_encoding().encode(text)) if text else 0
+
+
+def estimate_text(text: str) -> int:
+    """An upper-leaning estimate of the tokens in ``text``, without a tokenizer."""
+    return math.ceil(len(text.encode()) / 3) if text else 0
 
 
 def _content_text(content: Any) -> str:
@@ -93,13 +109,13 @@ def estimate_chat_prompt(messages: list[dict[str, Any]], tools: Any = None) -> i
     """Prompt tokens as OpenAI counts them, near enough for holds and estimates."""
     total = 3
     for message in messages:
-        total += 4 + count_text(_content_text(message.get("content")))
+        total += 4 + estimate_text(_content_text(message.get("content")))
         if message.get("tool_calls"):
-            total += count_text(str(message["tool_calls"]))
+            total += estimate_text(str(message["tool_calls"]))
     if tools:
-        total += count_text(str(tools))
+        total += estimate_text(str(tools))
     return total
 
 
 def estimate_text_prompt(prompt: str | list[str]) -> int:
-    return sum(count_text(p) for p in ([prompt] if isinstance(prompt, str) else prompt))
+    return sum(estimate_text(p) for p in ([prompt] if isinstance(prompt, str) else prompt))

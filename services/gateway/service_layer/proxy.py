@@ -140,7 +140,7 @@ async def relay(call: Call, stream: UpstreamStream, renderer: Renderer) -> Async
             for choice in chunk.get("choices") or []:
                 finish = choice.get("finish_reason") or finish
             generated.append(_delta_text(chunk))
-            for piece in renderer.chunk(chunk):
+            for piece in renderer.chunk(chunk, data):
                 yield piece
         else:
             if usage is None and finish is None:

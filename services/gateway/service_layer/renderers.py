@@ -23,7 +23,7 @@ __all__ = ["AnthropicRenderer", "OpenAIRenderer", "Renderer"]
 class Renderer(Protocol):
     def head(self) -> Iterable[bytes]: ...
 
-    def chunk(self, chunk: dict[str, Any]) -> Iterable[bytes]: ...
+    def chunk(self, chunk: dict[str, Any], raw: bytes) -> Iterable[bytes]: ...
 
     def tail(self, usage: Usage) -> Iterable[bytes]: ...
 
@@ -38,11 +38,13 @@ class OpenAIRenderer:
     def head(self) -> Iterable[bytes]:
         return ()
 
-    def chunk(self, chunk: dict[str, Any]) -> Iterable[bytes]:
+    def chunk(self, chunk: dict[str, Any], raw: bytes) -> Iterable[bytes]:
         if "usage" in chunk and not self.include_usage:
             if not chunk.get("choices"):
                 return ()
             chunk.pop("usage")
+        elif chunk.get("model") == self.public_model:
+            return (b"data: " + raw + b"\n\n",)  # nothing to change: pass the bytes through
         chunk["model"] = self.public_model
         return (b"data: " + orjson.dumps(chunk) + b"\n\n",)
 
@@ -60,7 +62,7 @@ class AnthropicRenderer:
     def head(self) -> Iterable[bytes]:
         return (self._translator.start(),)
 
-    def chunk(self, chunk: dict[str, Any]) -> Iterable[bytes]:
+    def chunk(self, chunk: dict[str, Any], raw: bytes) -> Iterable[bytes]:
         return self._translator.chunk(chunk)
 
     def tail(self, usage: Usage) -> Iterable[bytes]:

@@ -1,0 +1,170 @@
+"""``python -m bench.gateway``: the gateway against the upstream it fronts, in one run.
+
+Starts a Kafka broker, the simulator (zero delay) and the gateway pinned to
+one core, then drives chat completions, non-streaming and streaming (20
+chunks), at 1 and 64 connections, first at the simulator directly (the
+baseline), then through the gateway (events included). Prints a table and
+writes ``bench/results/gateway.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvloop
+
+from bench.loadgen import build_request, run
+from bench.procinfo import cpu_seconds, rss_mb
+from infra.kafka.broker import KafkaBroker
+from infra.kafka.topics import ensure_topics
+from tests.integration.gateway.conftest import CATALOG, Provisioner, gateway_env
+from tests.processes import ServiceProcess
+from tests.support import free_port
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+TARGETS = {
+    "unloaded_p50_overhead_ms": 1.0,
+    "unloaded_p99_overhead_ms": 3.0,
+    "saturated_rps_per_core_non_streaming": 1500,
+    "saturated_rps_per_core_streaming": 800,
+    "rss_mb_max": 150,
+}
+
+
+async def _measure(
+    port: int,
+    path: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    connections: int,
+    seconds: float,
+) -> dict[str, float]:
+    request = build_request("127.0.0.1", port, path, orjson.dumps(body), headers)
+    await run("127.0.0.1", port, request, min(connections, 8), 0.5)  # warm up
+    return (await run("127.0.0.1", port, request, connections, seconds)).summary()
+
+
+async def bench(seconds: float) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="tollway-bench-"))
+    broker = KafkaBroker(work / "kafka", free_port(), free_port())
+    await asyncio.to_thread(broker.start)
+    await ensure_topics(broker.bootstrap_servers)
+    sim = ServiceProcess("services.simulator", free_port(), {"SIM_OUTPUT_TOKENS": "20"}, work)
+    sim.env["TOLLWAY_SIMULATOR_PORT"] = str(sim.port)
+    catalog = work / "catalog.toml"
+    catalog.write_text(CATALOG.format(sim=sim.url, dead=free_port()))
+    gw_port = free_port()
+    gw = ServiceProcess(
+        "services.gateway",
+        gw_port,
+        gateway_env(broker.bootstrap_servers, catalog, work / "spool", gw_port),
+        work,
+    )
+    try:
+        sim.start()
+        gw.start("/readyz")
+        if (os.cpu_count() or 1) >= 2:  # the gateway alone on core 0; the rest on core 1
+            os.sched_setaffinity(gw.proc.pid, {0})  # type: ignore[union-attr]
+            os.sched_setaffinity(sim.proc.pid, {1})  # type: ignore[union-attr]
+            os.sched_setaffinity(0, {1})
+        tenant = await Provisioner(broker.bootstrap_servers, gw).tenant()
+        auth = {"Authorization": f"Bearer {tenant.secret}"}
+        body = {
+            "model": "sim-small",
+            "messages": [{"role": "user", "content": "Say hello"}],
+            "max_tokens": 20,
+        }
+        results: dict[str, Any] = {}
+        for mode, extra in (("non_streaming", {}), ("streaming", {"stream": True})):
+            for connections in (1, 64):
+                key = f"{mode}_c{connections}"
+                direct = await _measure(
+                    sim.port, "/v1/chat/completions", body | extra, {}, connections, seconds
+                )
+                cpu0 = cpu_seconds(gw.proc.pid)  # type: ignore[union-attr]
+                t0 = time.perf_counter()
+                via = await _measure(
+                    gw_port, "/v1/chat/completions", body | extra, auth, connections, seconds
+                )
+                busy = (cpu_seconds(gw.proc.pid) - cpu0) / (time.perf_counter() - t0)  # type: ignore[union-attr]
+                results[key] = {
+                    "direct": direct,
+                    "gateway": via,
+                    "overhead_p50_ms": round(via["p50_ms"] - direct["p50_ms"], 3),
+                    "overhead_p99_ms": round(via["p99_ms"] - direct["p99_ms"], 3),
+                    "gateway_cpu_cores": round(busy, 3),
+                    "gateway_rps_per_core": round(via["rps"] / busy, 1) if busy else None,
+                    "ratio_rps_gateway_to_direct": round(via["rps"] / direct["rps"], 3)
+                    if direct["rps"]
+                    else None,
+                }
+        async with __import__("httpx").AsyncClient() as client:
+            status = (await client.get(gw.url + "/readyz")).json()
+        results["gateway_rss_mb_after"] = rss_mb(gw.proc.pid)  # type: ignore[union-attr]
+        results["events_sent"] = status["events_sent"]
+        return results
+    finally:
+        gw.stop()
+        sim.stop()
+        await asyncio.to_thread(broker.stop)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _table(results: dict[str, Any]) -> str:
+    rows = [
+        "scenario               direct rps   p50    p99 | gateway rps   p50    p99 | "
+        "+p50 ms  +p99 ms  gw cores  rps/core  errors"
+    ]
+    for key, r in results.items():
+        if not isinstance(r, dict):
+            continue
+        d, g = r["direct"], r["gateway"]
+        rows.append(
+            f"{key:<22} {d['rps']:>10} {d['p50_ms']:>5} {d['p99_ms']:>6} | "
+            f"{g['rps']:>11} {g['p50_ms']:>5} {g['p99_ms']:>6} | {r['overhead_p50_ms']:>7} "
+            f"{r['overhead_p99_ms']:>8} {r['gateway_cpu_cores']:>9} "
+            f"{r['gateway_rps_per_core']!s:>9} {g['errors']:>7}"
+        )
+    rows.append(
+        f"gateway RSS after run: {results['gateway_rss_mb_after']} MB; "
+        f"events sent: {results['events_sent']}"
+    )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Tollway gateway benchmark")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per scenario")
+    args = parser.parse_args()
+    results = uvloop.run(bench(args.seconds))
+    report = {
+        "benchmark": "gateway",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+        },
+        "seconds_per_scenario": args.seconds,
+        "targets": TARGETS,
+        "results": results,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "gateway.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(_table(results))
+    print(f"wrote {RESULTS / 'gateway.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""An httpx transport with an O(1) keep-alive pool, for the gateway's upstream calls.
+
+httpcore's pool scans every pooled connection, with a ``poll`` syscall each, on
+every request; profiled at 64 connections that was most of the gateway's CPU.
+This transport keeps a LIFO stack of idle connections per origin, speaks plain
+HTTP/1.1 over asyncio streams and raises httpx's own exceptions, so the client
+code above it (``upstream.py``) is ordinary httpx.
+
+It serves what the gateway needs: request bodies as bytes, responses framed by
+Content-Length, chunked encoding, or connection close. A reused connection the
+server had closed is retried once on a fresh one (no byte of the response was
+read, so the upstream never saw a complete request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import httpx
+
+__all__ = ["PooledTransport"]
+
+_Origin = tuple[str, str, int]
+
+
+class _Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.reused = False
+
+    def usable(self) -> bool:
+        return not self.writer.is_closing() and not self.reader.at_eof()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class _Body(httpx.AsyncByteStream):
+    """The response body, read as the caller iterates; returns the connection when done."""
+
+    def __init__(
+        self,
+        transport: PooledTransport,
+        origin: _Origin,
+        conn: _Connection,
+        length: int | None,
+        chunked: bool,
+        keep_alive: bool,
+        read_timeout: float | None,
+    ) -> None:
+        self._t, self._origin, self._conn = transport, origin, conn
+        self._length, self._chunked, self._keep = length, chunked, keep_alive
+        self._timeout = read_timeout
+        self._done = False
+
+    async def _read(self, coro: object) -> bytes:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await coro  # type: ignore[misc,no-any-return]
+        except TimeoutError:
+            raise httpx.ReadTimeout("upstream read timed out") from None
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError) as exc:
+            raise httpx.RemoteProtocolError(f"upstream closed mid-response: {exc}") from None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        reader = self._conn.reader
+        if self._chunked:
+            while True:
+                size_line = await self._read(reader.readline())
+                try:
+                    size = int(size_line.split(b";")[0], 16)
+                except ValueError:
+                    raise httpx.RemoteProtocolError("bad chunk size from upstream") from None
+                if size == 0:
+                    await self._read(reader.readline())  # the blank line after the last chunk
+                    break
+                data = await self._read(reader.readexactly(size + 2))
+                yield data[:-2]
+        elif self._length is not None:
+            left = self._length
+            while left > 0:
+                data = await self._read(reader.read(min(left, 65536)))
+                if not data:
+                    raise httpx.RemoteProtocolError("upstream closed mid-body")
+                left -= len(data)
+                yield data
+        else:
+            while data := await self._read(reader.read(65536)):
+                yield data
+            self._keep = False
+        self._done = True
+
+    async def aclose(self) -> None:
+        if self._done and self._keep and self._conn.usable():
+            self._t.release(self._origin, self._conn)
+        else:
+            self._conn.close()
+
+
+class PooledTransport(httpx.AsyncBaseTransport):
+    def __init__(self, max_idle_per_origin: int = 256, connect_timeout: float = 5.0) -> None:
+        self._idle: dict[_Origin, list[_Connection]] = defaultdict(list)
+        self._max_idle = max_idle_per_origin
+        self._connect_timeout = connect_timeout
+        self._ssl = ssl.create_default_context()
+
+    def release(self, origin: _Origin, conn: _Connection) -> None:
+        idle = self._idle[origin]
+        if len(idle) < self._max_idle:
+            conn.reused = True
+            idle.append(conn)
+        else:
+            conn.close()
+
+    async def _acquire(self, origin: _Origin) -> _Connection:
+        idle = self._idle[origin]
+        while idle:
+            conn = idle.pop()
+            if conn.usable():
+                return conn
+            conn.close()
+        scheme, host, port = origin
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                reader, writer = await asyncio.open_connection(
+                    host, port, ssl=self._ssl if scheme == "https" else None, limit=1 << 20
+                )
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
+        except OSError as exc:
+            raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc.strerror}") from None
+        return _Connection(reader, writer)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        timeouts = request.extensions.get("timeout", {})
+        body = request.content  # the gateway always sends bytes
+        head = [f"{request.method} {url.raw_path.decode()} HTTP/1.1\r\n".encode()]
+        head.extend(
+            k + b": " + v + b"\r\n"
+            for k, v in request.headers.raw
+            if k.lower() not in (b"content-length", b"transfer-encoding")
+        )
+        head.append(b"content-length: %d\r\n\r\n" % len(body))
+        payload = b"".join(head) + body
+        for attempt in range(2):
+            conn = await self._acquire(origin)
+            try:
+                conn.writer.write(payload)
+                return await self._response(origin, conn, timeouts.get("read"))
+            except httpx.RemoteProtocolError:
+                conn.close()
+                if conn.reused and attempt == 0:
+                    continue  # a stale keep-alive connection: try once on a fresh one
+                raise
+            except BaseException:
+                conn.close()
+                raise
+        raise httpx.RemoteProtocolError("unreachable")  # pragma: no cover
+
+    async def _response(
+        self, origin: _Origin, conn: _Connection, read_timeout: float | None
+    ) -> httpx.Response:
+        reader = conn.reader
+        try:
+            async with asyncio.timeout(read_timeout):
+                status_line = await reader.readline()
+                if not status_line:
+                    raise httpx.RemoteProtocolError("upstream closed before answering")
+                headers: list[tuple[bytes, bytes]] = []
+                while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = line.partition(b":")
+                    headers.append((name.strip(), value.strip()))
+        except TimeoutError:
+            raise httpx.ReadTimeout("upstream did not answer in time") from None
+        except (ConnectionError, ValueError) as exc:
+            raise httpx.RemoteProtocolError(f"upstream connection failed: {exc}") from None
+        try:
+            status = int(status_line.split(b" ", 2)[1])
+        except (IndexError, ValueError):
+            raise httpx.RemoteProtocolError("malformed status line from upstream") from None
+        length, chunked, keep = None, False, True
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == b"content-length":
+                length = int(value)
+            elif lowered == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif lowered == b"connection":
+                keep = value.lower() != b"close"
+        stream = _Body(self, origin, conn, length, chunked, keep, read_timeout)
+        return httpx.Response(status, headers=headers, stream=stream)
+
+    async def aclose(self) -> None:
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.close()
+        self._idle.clear()
