@@ -216,7 +216,8 @@ class KafkaBroker:
                 check=False,
             )
             if fmt.returncode != 0:
-                raise InfraError(f"formatting Kafka storage failed: {fmt.stdout.strip()[-300:]}")
+                output = (fmt.stdout + fmt.stderr).strip().replace("\n", " ")
+                raise InfraError(f"formatting Kafka storage failed: {output[-300:]}")
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [

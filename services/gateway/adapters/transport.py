@@ -68,17 +68,8 @@ class _Body(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         reader = self._conn.reader
         if self._chunked:
-            while True:
-                size_line = await self._read(reader.readline())
-                try:
-                    size = int(size_line.split(b";")[0], 16)
-                except ValueError:
-                    raise httpx.RemoteProtocolError("bad chunk size from upstream") from None
-                if size == 0:
-                    await self._read(reader.readline())  # the blank line after the last chunk
-                    break
-                data = await self._read(reader.readexactly(size + 2))
-                yield data[:-2]
+            async for data in self._dechunk(reader):
+                yield data
         elif self._length is not None:
             left = self._length
             while left > 0:
@@ -92,6 +83,29 @@ class _Body(httpx.AsyncByteStream):
                 yield data
             self._keep = False
         self._done = True
+
+    async def _dechunk(self, reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+        """Chunked transfer decoding over whatever each network read brings: one await
+        (and one timeout) per read, not two per chunk."""
+        buffer = b""
+        while True:
+            header_end = buffer.find(b"\r\n")
+            if header_end >= 0:
+                try:
+                    size = int(buffer[:header_end].split(b";")[0], 16)
+                except ValueError:
+                    raise httpx.RemoteProtocolError("bad chunk size from upstream") from None
+                end = header_end + 2 + size + 2
+                if size == 0 and len(buffer) >= header_end + 4:
+                    return  # the last chunk and its trailing blank line
+                if size > 0 and len(buffer) >= end:
+                    yield buffer[header_end + 2 : end - 2]
+                    buffer = buffer[end:]
+                    continue
+            data = await self._read(reader.read(65536))
+            if not data:
+                raise httpx.RemoteProtocolError("upstream closed mid-response")
+            buffer += data
 
     async def aclose(self) -> None:
         if self._done and self._keep and self._conn.usable():
