@@ -9,7 +9,7 @@ PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: install run test lint typecheck unit integration schemas kafka clean
+.PHONY: install run test lint typecheck unit integration schemas kafka bench-gateway clean
 
 install: .venv/.installed infra/kafka/libs/.complete
 
@@ -45,6 +45,10 @@ unit: install
 
 integration: install
 	$(PY) -m pytest tests/integration
+
+## Gateway vs. the upstream called directly; writes bench/results/gateway.json (~1 min).
+bench-gateway: install
+	$(PY) -m bench.gateway
 
 ## Regenerate schemas/jsonschema/ after changing an event model.
 schemas: .venv/.installed
