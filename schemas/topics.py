@@ -16,6 +16,7 @@ __all__ = [
     "API_KEYS",
     "BALANCES",
     "BILLING_COMMANDS",
+    "COMMAND_RESULTS",
     "DEAD_LETTER",
     "LEDGER",
     "PRICES",
@@ -64,6 +65,8 @@ BALANCES = Topic(
 #: Prices are global, not per account: every billing consumer reads the whole
 #: topic, so a price change reaches the owner of every account.
 PRICES = Topic("tollway.prices", key="model", partitions=1, compacted=True)
+#: Billing's answer to each command (applied, duplicate, rejected and why).
+COMMAND_RESULTS = Topic("tollway.command-results", key="account_id", partitions=ACCOUNT_PARTITIONS)
 #: Events no consumer could parse, with the reason in the headers.
 DEAD_LETTER = Topic("tollway.dead-letter", key="source topic", partitions=1)
 
@@ -75,5 +78,6 @@ ALL_TOPICS: tuple[Topic, ...] = (
     API_KEYS,
     BALANCES,
     PRICES,
+    COMMAND_RESULTS,
     DEAD_LETTER,
 )

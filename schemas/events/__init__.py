@@ -3,6 +3,7 @@
 from ._base import Event, UnknownEventError, decode_event, encode_event, event_models, new_id
 from .accounts import AccountStatus, AccountStatusChanged, Plan
 from .api_keys import KEY_PREFIX_LENGTH, ApiKeyRecorded, ApiKeyStatus
+from .billing_state import AccountSnapshot, CommandResult, Hold
 from .commands import (
     AdjustBalance,
     CreateAccount,
@@ -19,14 +20,17 @@ from .requests import RequestCompleted, RequestStarted, RequestStatus, Surface, 
 
 __all__ = [
     "KEY_PREFIX_LENGTH",
+    "AccountSnapshot",
     "AccountStatus",
     "AccountStatusChanged",
     "AdjustBalance",
     "ApiKeyRecorded",
     "ApiKeyStatus",
+    "CommandResult",
     "CreateAccount",
     "CreateApiKey",
     "Event",
+    "Hold",
     "LedgerEntryKind",
     "LedgerEntryRecorded",
     "ModelPriced",

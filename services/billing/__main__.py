@@ -1,22 +1,37 @@
-"""``python -m services.billing``: serve billing."""
+"""``python -m services.billing``: the billing consumer and its admin API."""
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import uvicorn
 
-from .entrypoints.http import create_app
+from .bootstrap import create_app
 from .settings import BillingSettings
 
 
 def main() -> None:
-    settings = BillingSettings()
+    logging.basicConfig(
+        level="INFO",
+        format='{"ts":"%(asctime)s","level":"%(levelname)s",'
+        '"logger":"%(name)s","msg":"%(message)s"}',
+    )
+    logging.getLogger("aiokafka").setLevel("WARNING")
+    try:
+        settings = BillingSettings()
+        app = create_app(settings)
+    except (ValueError, OSError) as exc:
+        print(f"tollway-billing: {exc}", file=sys.stderr)
+        sys.exit(1)
     uvicorn.run(
-        create_app(settings),
-        host="127.0.0.1",
+        app,
+        host=settings.host,
         port=settings.port,
         log_level="warning",
         loop="uvloop",
         http="httptools",
+        access_log=False,
     )
 
 

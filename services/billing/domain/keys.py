@@ -1,0 +1,34 @@
+"""API key secrets: made here, shown once, kept only as a hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+from dataclasses import dataclass
+
+from schemas.events import KEY_PREFIX_LENGTH
+
+__all__ = ["NewKey", "new_key"]
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key_id: str
+    secret: str
+
+    @property
+    def prefix(self) -> str:
+        return self.secret[:KEY_PREFIX_LENGTH]
+
+    @property
+    def key_hash(self) -> str:
+        return hashlib.sha256(self.secret.encode()).hexdigest()
+
+
+def new_key() -> NewKey:
+    """``tw_`` + 40 base62 characters (~238 bits); the key id is random and public."""
+    secret = "tw_" + "".join(secrets.choice(_ALPHABET) for _ in range(40))
+    return NewKey("key_" + secrets.token_hex(8), secret)
