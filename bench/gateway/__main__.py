@@ -28,7 +28,7 @@ from bench.loadgen import build_request, run
 from bench.procinfo import cpu_seconds, rss_mb
 from infra.kafka.broker import KafkaBroker
 from infra.kafka.topics import ensure_topics
-from tests.integration.gateway.conftest import CATALOG, Provisioner, gateway_env
+from tests.integration.harness import CATALOG, Provisioner, gateway_env
 from tests.processes import ServiceProcess
 from tests.support import free_port
 

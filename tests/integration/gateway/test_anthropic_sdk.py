@@ -5,9 +5,8 @@ from __future__ import annotations
 import anthropic
 import pytest
 
+from tests.integration.harness import EventTap, Provisioner
 from tests.processes import ServiceProcess
-
-from .conftest import EventTap, Provisioner
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,9 @@ import openai
 import pytest
 
 from schemas.topics import API_KEYS
+from tests.integration.harness import EventTap, Provisioner, key_record, publish
 from tests.processes import ServiceProcess
 from tests.support import eventually
-
-from .conftest import EventTap, Provisioner, key_record, publish
 
 pytestmark = pytest.mark.integration
 

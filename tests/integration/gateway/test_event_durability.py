@@ -15,10 +15,9 @@ from infra.kafka.broker import KafkaBroker
 from infra.kafka.topics import ensure_topics
 from schemas.events import decode_event
 from schemas.topics import REQUESTS
+from tests.integration.harness import Provisioner, Tenant, gateway_env
 from tests.processes import ServiceProcess
 from tests.support import eventually, free_port, read_all
-
-from .conftest import Provisioner, Tenant, gateway_env
 
 pytestmark = pytest.mark.integration
 

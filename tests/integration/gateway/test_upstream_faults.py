@@ -8,10 +8,9 @@ import httpx
 import openai
 import pytest
 
+from tests.integration.harness import EventTap, Provisioner
 from tests.processes import ServiceProcess
 from tests.support import eventually
-
-from .conftest import EventTap, Provisioner
 
 pytestmark = pytest.mark.integration
 

@@ -1,5 +1,5 @@
-"""A real simulator and a real gateway over the session's broker, plus helpers to provision
-keys and read back the events the gateway wrote."""
+"""Helpers for tests that run real services: the test catalog, provisioning keys and
+accounts straight onto their topics, and a tap on the request events."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ import hashlib
 import secrets
 import string
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas.events import (
@@ -29,7 +27,7 @@ from schemas.events import (
 )
 from schemas.topics import ACCOUNT_STATUS, API_KEYS, REQUESTS
 from tests.processes import ServiceProcess
-from tests.support import eventually, free_port, unique
+from tests.support import eventually, unique
 
 CATALOG = """
 [[models]]
@@ -95,19 +93,6 @@ members = ["sim-large", "sim-small"]
 """
 
 
-@pytest.fixture(scope="session")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    sim = ServiceProcess(
-        "services.simulator",
-        free_port(),
-        {"SIM_MODELS": "sim-small,sim-large,sim-zdr,sim-slow", "SIM_OUTPUT_TOKENS": "12"},
-        tmp_path_factory.mktemp("logs"),
-    )
-    sim.env["TOLLWAY_SIMULATOR_PORT"] = str(sim.port)
-    yield sim.start()
-    sim.stop()
-
-
 def gateway_env(kafka: str, catalog: Path, spool: Path, port: int) -> dict[str, str]:
     return {
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
@@ -116,24 +101,6 @@ def gateway_env(kafka: str, catalog: Path, spool: Path, port: int) -> dict[str, 
         "TOLLWAY_GATEWAY_SPOOL_DIR": str(spool),
         "TOLLWAY_MAX_BODY_BYTES": str(256 * 1024),
     }
-
-
-@pytest.fixture(scope="session")
-def catalog_file(simulator: ServiceProcess, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("catalog") / "catalog.toml"
-    path.write_text(CATALOG.format(sim=simulator.url, dead=free_port()))
-    return path
-
-
-@pytest.fixture(scope="session")
-def gateway(
-    kafka_bootstrap: str, catalog_file: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServiceProcess]:
-    port = free_port()
-    env = gateway_env(kafka_bootstrap, catalog_file, tmp_path_factory.mktemp("spool"), port)
-    gw = ServiceProcess("services.gateway", port, env, tmp_path_factory.mktemp("logs"))
-    yield gw.start(health="/readyz")
-    gw.stop()
 
 
 @dataclass
@@ -226,11 +193,6 @@ class Provisioner:
         await eventually(probe, lambda s: s == status, timeout=10, what=f"gateway sees {status}")
 
 
-@pytest.fixture
-def provision(kafka_bootstrap: str, gateway: ServiceProcess) -> Provisioner:
-    return Provisioner(kafka_bootstrap, gateway)
-
-
 class EventTap:
     """Every request event written since the tap started, by request_id."""
 
@@ -286,19 +248,3 @@ class EventTap:
         assert len({e.event_id for e in started}) == 1, started
         assert len({e.event_id for e in completed}) == 1, completed
         return started[0], completed[0]
-
-
-@pytest.fixture(scope="session")
-async def tap(kafka_bootstrap: str) -> AsyncIterator[EventTap]:
-    event_tap = EventTap(kafka_bootstrap)
-    await event_tap.start()
-    yield event_tap
-    await event_tap.stop()
-
-
-@pytest.fixture
-async def sim_reset(simulator: ServiceProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=simulator.url) as client:
-        await client.post("/_sim/reset")
-        yield client
-        await client.post("/_sim/reset")

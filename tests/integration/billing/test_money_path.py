@@ -1,0 +1,211 @@
+"""Billing through its public surfaces: the tollway CLI, the admin API and the gateway, with the
+real broker. Costs are recomputed here from the catalog's prices and the reported usage."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from schemas.events import LedgerEntryRecorded, decode_event
+from schemas.topics import BILLING_COMMANDS, DEAD_LETTER, LEDGER
+from tests.integration.conftest import ADMIN_TOKEN
+from tests.processes import ServiceProcess
+from tests.support import eventually, read_all
+
+pytestmark = pytest.mark.integration
+
+# sim-small in the test catalog: USD per 1M tokens
+IN, OUT, CACHED = Decimal("0.15"), Decimal("0.60"), Decimal("0.075")
+
+
+def tollway(billing: ServiceProcess, *args: str) -> dict[str, Any]:
+    env = {**os.environ, "TOLLWAY_ADMIN_URL": billing.url, "TOLLWAY_ADMIN_TOKEN": ADMIN_TOKEN}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", *args, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def tollway_fails(billing: ServiceProcess, *args: str, token: str = ADMIN_TOKEN) -> str:
+    env = {**os.environ, "TOLLWAY_ADMIN_URL": billing.url, "TOLLWAY_ADMIN_TOKEN": token}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith("tollway: ") and "request_id req_" in done.stderr
+    return done.stderr
+
+
+def expected_cost_nano(usage: Any) -> int:
+    cached = usage.prompt_tokens_details.cached_tokens if usage.prompt_tokens_details else 0
+    exact = (
+        (usage.prompt_tokens - cached) * IN + cached * CACHED + usage.completion_tokens * OUT
+    ) * 1000  # nano-USD per token = USD per 1M * 1000
+    return int(exact.quantize(Decimal(1), rounding="ROUND_HALF_EVEN"))
+
+
+async def balance_nano(billing: ServiceProcess, account: str) -> int:
+    return int(tollway(billing, "balance", account)["balance_nano"])
+
+
+async def ledger_of(kafka: str, account: str) -> list[LedgerEntryRecorded]:
+    entries = [decode_event(r.value) for r in await read_all(kafka, LEDGER.name)]
+    return [e for e in entries if isinstance(e, LedgerEntryRecorded) and e.account_id == account]
+
+
+async def test_top_up_charge_block_and_unblock_end_to_end(
+    kafka_bootstrap: str, billing: ServiceProcess, gateway: ServiceProcess
+) -> None:
+    account = tollway(billing, "accounts", "create", "Acme")["account_id"]
+    topped = tollway(billing, "topup", account, "10.00", "--idempotency-key", "first")
+    assert topped["balance"] == "9.500000000"  # 5% service fee deducted
+    again = tollway(billing, "topup", account, "10.00", "--idempotency-key", "first")
+    assert again["outcome"] == "duplicate" and again["balance"] == "9.500000000"
+    key = tollway(billing, "keys", "create", account, "--name", "ci")
+    assert key["secret"].startswith("tw_") and key["prefix"] == key["secret"][:12]
+
+    client = openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=key["secret"], max_retries=0)
+
+    async def usable() -> int:
+        try:
+            await client.models.list()
+            return 200
+        except openai.APIStatusError as exc:
+            return exc.status_code
+
+    await eventually(usable, lambda s: s == 200, what="the gateway knows the new key")
+    before = await balance_nano(billing, account)
+    reply = await client.chat.completions.create(
+        model="sim-small", messages=[{"role": "user", "content": "hello"}], max_tokens=7
+    )
+    cost = expected_cost_nano(reply.usage)
+    await eventually(
+        lambda: balance_nano(billing, account),
+        lambda b: b == before - cost,
+        what="the exact charge",
+    )
+
+    # Exhaust: a debit adjustment to just above zero, then one request takes it below.
+    left = await balance_nano(billing, account)
+    tollway(billing, "adjust", account, f"-{Decimal(left - 1) / 10**9}", "--reason", "test")
+    await client.chat.completions.create(
+        model="sim-small", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+    )
+
+    async def refused() -> int:
+        try:
+            await client.chat.completions.create(
+                model="sim-small", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+            )
+            return 200
+        except openai.APIStatusError as exc:
+            return exc.status_code
+
+    await eventually(refused, lambda s: s == 402, what="402 once the balance is gone")
+    async with httpx.AsyncClient() as http:
+        mine = (
+            await http.get(
+                gateway.url + "/v1/balance", headers={"authorization": f"Bearer {key['secret']}"}
+            )
+        ).json()
+    assert mine["status"] == "insufficient_balance" and mine["available_nano"] <= 0
+
+    tollway(billing, "topup", account, "20")
+    topped_at = time.monotonic()
+    await eventually(refused, lambda s: s == 200, timeout=5, interval=0.05, what="unblocked")
+    assert time.monotonic() - topped_at < 1.0
+
+    async def ledger_and_balance() -> tuple[int, int, list[LedgerEntryRecorded]]:
+        entries = await ledger_of(kafka_bootstrap, account)
+        return sum(e.amount_nano for e in entries), await balance_nano(billing, account), entries
+
+    _, _, entries = await eventually(
+        ledger_and_balance,
+        lambda t: t[0] == t[1],
+        what="the balance equal to the sum of its ledger",
+    )
+    assert len({e.entry_id for e in entries}) == len(entries)
+    assert [e.kind for e in entries][:2] == ["top_up", "service_fee"]
+
+
+async def test_revoked_key_is_refused_within_a_second(
+    billing: ServiceProcess, gateway: ServiceProcess
+) -> None:
+    account = tollway(billing, "accounts", "create", "Revokee")["account_id"]
+    tollway(billing, "topup", account, "10")
+    key = tollway(billing, "keys", "create", account)
+    headers = {"authorization": f"Bearer {key['secret']}"}
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+
+        async def status() -> int:
+            return (await http.get("/v1/models", headers=headers)).status_code
+
+        await eventually(status, lambda s: s == 200, what="key usable")
+        tollway(billing, "keys", "revoke", key["key_id"])
+        revoked_at = time.monotonic()
+        await eventually(status, lambda s: s == 401, timeout=5, interval=0.02, what="revoked")
+        assert time.monotonic() - revoked_at < 1.0
+    listed = tollway(billing, "keys", "list", account)["data"]
+    assert [k["status"] for k in listed] == ["revoked"]
+    assert "secret" not in listed[0] and "key_hash" not in listed[0]
+
+
+async def test_bad_input_gets_clear_errors(billing: ServiceProcess, kafka_bootstrap: str) -> None:
+    account = tollway(billing, "accounts", "create", "Careful")["account_id"]
+    assert "at least" in tollway_fails(billing, "topup", account, "9.99")
+    assert "invalid_amount" in tollway_fails(billing, "topup", account, "-5")
+    assert "invalid_amount" in tollway_fails(billing, "topup", account, "ten")
+    assert "invalid_amount" in tollway_fails(billing, "topup", account, "1.0000000001")
+    assert "account_not_found" in tollway_fails(billing, "topup", "acc_nope", "10")
+    assert "invalid_admin_token" in tollway_fails(billing, "balance", account, token="wrong")
+    async with httpx.AsyncClient(
+        base_url=billing.url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+    ) as http:
+        floats = await http.post(f"/v1/accounts/{account}/top-ups", json={"amount_usd": 10.5})
+        assert floats.status_code == 400 and floats.json()["error"]["param"] == "amount_usd"
+        garbage = await http.post("/v1/accounts", content=b"{nope")
+        assert garbage.status_code == 400 and garbage.json()["error"]["request_id"]
+
+    # A malformed command on the topic goes to the dead-letter topic; billing keeps going.
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    await producer.send_and_wait(
+        BILLING_COMMANDS.name, b'{"type":"balance.top_up","version":1}', key=account.encode()
+    )
+    await producer.stop()
+    assert tollway(billing, "topup", account, "10")["balance"] == "9.500000000"
+
+    async def dead_letters() -> list[str]:
+        return [
+            dict(r.headers).get("reason", b"").decode()
+            for r in await read_all(kafka_bootstrap, DEAD_LETTER.name)
+        ]
+
+    reasons = await eventually(
+        dead_letters,
+        lambda rs: any("account_id" in r for r in rs),
+        what="the malformed command dead-lettered",
+    )
+    assert reasons
