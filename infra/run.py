@@ -176,11 +176,18 @@ def _last_line(path: Path) -> str:
 
 def _banner(cfg: StackConfig) -> str:
     gw = f"http://127.0.0.1:{cfg.gateway_port}"
+    body = '{"model":"sim-small","messages":[{"role":"user","content":"hi"}]}'
     return f"""
 Tollway is running. Gateway: {gw}/v1   (data: {cfg.data_dir}, logs: {cfg.data_dir / "logs"})
-  curl {gw}/healthz
   Billing admin: http://127.0.0.1:{cfg.billing_port}   Metering: http://127.0.0.1:{cfg.metering_port}
   Upstream simulator: http://127.0.0.1:{cfg.simulator_port}/v1
+
+Next, in another terminal:
+  ACCOUNT=$(.venv/bin/tollway accounts create "My team")
+  .venv/bin/tollway topup $ACCOUNT 20
+  export TOLLWAY_API_KEY=$(.venv/bin/tollway keys create $ACCOUNT)
+  curl {gw}/v1/chat/completions -H "Authorization: Bearer $TOLLWAY_API_KEY" \\
+    -H 'content-type: application/json' -d '{body}'
 Press Ctrl-C to stop everything.
 """
 
