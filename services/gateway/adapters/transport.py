@@ -85,23 +85,29 @@ class _Body(httpx.AsyncByteStream):
         self._done = True
 
     async def _dechunk(self, reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
-        """Chunked transfer decoding over whatever each network read brings: one await
-        (and one timeout) per read, not two per chunk."""
+        """Chunked transfer decoding over whatever each network read brings: one await (and
+        one timeout) per read, and the chunks one read completed come out as one piece."""
         buffer = b""
         while True:
-            header_end = buffer.find(b"\r\n")
-            if header_end >= 0:
+            out: list[bytes] = []
+            while (header_end := buffer.find(b"\r\n")) >= 0:
                 try:
                     size = int(buffer[:header_end].split(b";")[0], 16)
                 except ValueError:
                     raise httpx.RemoteProtocolError("bad chunk size from upstream") from None
+                if size == 0:
+                    if len(buffer) < header_end + 4:
+                        break  # the blank line after the last chunk is still to come
+                    if out:
+                        yield b"".join(out)
+                    return
                 end = header_end + 2 + size + 2
-                if size == 0 and len(buffer) >= header_end + 4:
-                    return  # the last chunk and its trailing blank line
-                if size > 0 and len(buffer) >= end:
-                    yield buffer[header_end + 2 : end - 2]
-                    buffer = buffer[end:]
-                    continue
+                if len(buffer) < end:
+                    break
+                out.append(buffer[header_end + 2 : end - 2])
+                buffer = buffer[end:]
+            if out:
+                yield b"".join(out)
             data = await self._read(reader.read(65536))
             if not data:
                 raise httpx.RemoteProtocolError("upstream closed mid-response")

@@ -69,18 +69,20 @@ class UpstreamStream:
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
 
-    async def events(self) -> AsyncIterator[bytes]:
-        # SSE lines as bytes: httpx's aiter_lines decodes to str, which we would re-encode.
+    async def batches(self) -> AsyncIterator[list[bytes]]:
+        """The ``data:`` payloads, grouped as they arrived: one list per network read, so a
+        relay can write together what came together. SSE is parsed as bytes (httpx's
+        aiter_lines would decode to str for us to re-encode)."""
         pending = b""
         try:
             async for piece in self._response.aiter_raw():
                 lines = (pending + piece).split(b"\n")
                 pending = lines.pop()
-                for line in lines:
-                    if line.startswith(b"data:"):
-                        yield line[5:].strip()
+                batch = [line[5:].strip() for line in lines if line.startswith(b"data:")]
+                if batch:
+                    yield batch
             if pending.startswith(b"data:"):
-                yield pending[5:].strip()
+                yield [pending[5:].strip()]
         except httpx.TimeoutException as exc:
             raise Broken(f"upstream stalled: {type(exc).__name__}", timeout=True) from None
         except httpx.HTTPError as exc:

@@ -130,23 +130,28 @@ async def relay(call: Call, stream: UpstreamStream, renderer: Renderer) -> Async
     try:
         for piece in renderer.head():
             yield piece
-        async for data in stream.events():
-            if data == b"[DONE]":
-                break
-            chunk = orjson.loads(data)
+        done = False
+        async for batch in stream.batches():
+            out: list[bytes] = []
+            for data in batch:
+                if data == b"[DONE]":
+                    done = True
+                    break
+                chunk = orjson.loads(data)
+                if chunk.get("usage"):
+                    usage = Usage.from_openai(chunk["usage"])
+                for choice in chunk.get("choices") or []:
+                    finish = choice.get("finish_reason") or finish
+                generated.append(_delta_text(chunk))
+                out.extend(renderer.chunk(chunk, data))
             call.first_byte()
-            if chunk.get("usage"):
-                usage = Usage.from_openai(chunk["usage"])
-            for choice in chunk.get("choices") or []:
-                finish = choice.get("finish_reason") or finish
-            generated.append(_delta_text(chunk))
-            for piece in renderer.chunk(chunk, data):
-                yield piece
-        else:
-            if usage is None and finish is None:
-                raise Broken("upstream stream ended without [DONE]")
-        for piece in renderer.tail(usage or _estimate(call, generated)):
-            yield piece
+            if out:
+                yield b"".join(out)  # what arrived together leaves together
+            if done:
+                break
+        if not done and usage is None and finish is None:
+            raise Broken("upstream stream ended without [DONE]")
+        yield b"".join(renderer.tail(usage or _estimate(call, generated)))
     except (Broken, orjson.JSONDecodeError) as exc:
         timeout = isinstance(exc, Broken) and exc.timeout
         error: GatewayError = (UpstreamTimeout if timeout else UpstreamError)(
