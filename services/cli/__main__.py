@@ -34,15 +34,24 @@ class Api:
             base_url=self.url, timeout=30, headers={"authorization": f"Bearer {token}"}
         )
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        raw: bool = False,
+    ) -> Any:
         try:
-            response = self.client.request(method, path, json=body)
+            response = self.client.request(method, path, json=body, params=params)
         except httpx.HTTPError as exc:
             raise CliError(
                 f"cannot reach the admin API at {self.url} ({type(exc).__name__}); "
-                "is `make run` running, or TOLLWAY_ADMIN_URL set?",
+                "is `make run` running, or TOLLWAY_ADMIN_URL / TOLLWAY_METERING_URL set?",
                 2,
             ) from None
+        if raw and response.status_code < 400:
+            return response.text
         try:
             payload = response.json()
         except ValueError:
@@ -230,7 +239,95 @@ def _parser() -> argparse.ArgumentParser:
         ps.add_argument(f"--{name}", required=True, help="USD per 1M tokens")
     ps.add_argument("--cache-write", default="0")
     ps.add_argument("--effective-from", help="ISO 8601 with zone; default now")
+
+    sub.add_parser("request", parents=[common]).add_argument("request_id")
+    period = argparse.ArgumentParser(add_help=False)
+    period.add_argument("--from", dest="start", help="date or ISO time (default: 30 days ago)")
+    period.add_argument("--to", dest="end", help="date or ISO time, excluded (default: now)")
+    use = sub.add_parser("usage", parents=[common, period])
+    use.add_argument("account_id")
+    reports = sub.add_parser("report", parents=[common])
+    kinds = reports.add_subparsers(dest="report", required=True)
+    fin = kinds.add_parser("finance", parents=[common, period])
+    fin.add_argument("--group-by", default="day", help="day|week|month, model, account")
+    fin.add_argument("--format", default="json", choices=["json", "csv"])
+    rec = sub.add_parser("reconcile", parents=[common, period])
+    rec.add_argument("--account", help="only this account")
     return parser
+
+
+def _period(args: argparse.Namespace) -> dict[str, str]:
+    return {k: v for k, v in (("from", args.start), ("to", args.end)) if v}
+
+
+def request(api: Api, args: argparse.Namespace) -> None:
+    r = api.call("GET", f"/v1/requests/{args.request_id}")
+    tokens = r["tokens"] or {}
+    charge = r["charge"]
+    lines = [
+        f"{r['request_id']}  {r['state']}  {r['status'] or ''} {r['http_status'] or ''}",
+        f"  account {r['account_id']}  key {r['key_id']}  model {r['model']} via {r['deployment']}",
+        f"  tokens prompt {tokens.get('prompt_tokens')} (cache-read "
+        f"{tokens.get('cache_read_tokens')}) completion {tokens.get('completion_tokens')} "
+        f"[{tokens.get('usage_source')}]  latency {r['latency_ms']} ms ttft {r['ttft_ms']} ms",
+    ]
+    if r["error_code"]:
+        lines.append(f"  error {r['error_code']}")
+    if charge:
+        lines.append(
+            f"  charged {charge['cost']} USD at price {charge['price_version']}; "
+            f"balance after {charge['balance_after']} USD"
+            + ("  (this charge used up the balance)" if charge["made_balance_run_out"] else "")
+        )
+    else:
+        lines.append("  no charge recorded")
+    _out(args, r, "\n".join(lines))
+
+
+def usage(api: Api, args: argparse.Namespace) -> None:
+    r = api.call("GET", f"/v1/usage/{args.account_id}", params=_period(args))
+    _out(
+        args,
+        r,
+        "\n".join(
+            f"{d['day']}  {d['model']:<16} {d['requests']:>6} requests  "
+            f"prompt {d['prompt_tokens']} completion {d['completion_tokens']} "
+            f"cache-read {d['cache_read_tokens']}  "
+            f"{d['cost']} USD"
+            for d in r["data"]
+        )
+        or "no usage in the period",
+    )
+
+
+def report(api: Api, args: argparse.Namespace) -> None:
+    params = _period(args) | {"group_by": args.group_by, "format": args.format}
+    if args.format == "csv":
+        print(api.call("GET", "/v1/reports/finance", params=params, raw=True), end="")
+        return
+    r = api.call("GET", "/v1/reports/finance", params=params)
+    t = r["totals"]
+    lines = [
+        f"finance {r['from']} .. {r['to']} by {','.join(r['group_by']) or 'total'}",
+        f"  requests {t['requests']}  revenue {t['revenue']} USD  fees {t['fees']} USD  "
+        f"prepaid liability {r['prepaid_liability']} USD",
+    ]
+    lines += [f"  {row}" for row in r["rows"]]
+    _out(args, r, "\n".join(lines))
+
+
+def reconcile(api: Api, args: argparse.Namespace) -> None:
+    params = _period(args) | ({"account_id": args.account} if args.account else {})
+    r = api.call("GET", "/v1/reconcile", params=params)
+    _out(
+        args,
+        r,
+        "reconciled: no mismatch"
+        if r["ok"]
+        else "\n".join(f"MISMATCH {m['kind']}: {m}" for m in r["mismatches"]),
+    )
+    if not r["ok"]:
+        raise CliError(f"{len(r['mismatches'])} mismatch(es)")
 
 
 COMMANDS = {
@@ -240,15 +337,22 @@ COMMANDS = {
     "adjust": adjust,
     "balance": balance,
     "prices": prices,
+    "request": request,
+    "usage": usage,
+    "report": report,
+    "reconcile": reconcile,
 }
+METERING = {"request", "usage", "report", "reconcile"}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    api = Api(
-        os.environ.get("TOLLWAY_ADMIN_URL", "http://127.0.0.1:8081"),
-        os.environ.get("TOLLWAY_ADMIN_TOKEN", DEV_ADMIN_TOKEN),
+    url = (
+        os.environ.get("TOLLWAY_METERING_URL", "http://127.0.0.1:8082")
+        if args.command in METERING
+        else os.environ.get("TOLLWAY_ADMIN_URL", "http://127.0.0.1:8081")
     )
+    api = Api(url, os.environ.get("TOLLWAY_ADMIN_TOKEN", DEV_ADMIN_TOKEN))
     try:
         COMMANDS[args.command](api, args)
     except CliError as exc:

@@ -6,7 +6,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["MeteringSettings"]
+__all__ = ["DEV_ADMIN_TOKEN", "MeteringSettings"]
+
+#: The admin token of a local run. Set TOLLWAY_ADMIN_TOKEN anywhere else.
+DEV_ADMIN_TOKEN = "tollway-dev-admin-token"  # noqa: S105 - a documented local default
 
 
 def _default_clickhouse_url() -> str:
@@ -26,3 +29,6 @@ class MeteringSettings:
         default_factory=lambda: os.environ.get("CLICKHOUSE_DATABASE", "tollway")
     )
     port: int = field(default_factory=lambda: int(os.environ.get("TOLLWAY_METERING_PORT", "8082")))
+    admin_token: str = field(
+        default_factory=lambda: os.environ.get("TOLLWAY_ADMIN_TOKEN") or DEV_ADMIN_TOKEN
+    )
