@@ -84,3 +84,21 @@ def billing(
     service = ServiceProcess("services.billing", port, env, tmp_path_factory.mktemp("logs"))
     yield service.start(health="/readyz")
     service.stop()
+
+
+@pytest.fixture(scope="session")
+def metering(
+    kafka_bootstrap: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ServiceProcess]:
+    port = free_port()
+    folder = tmp_path_factory.mktemp("metering-clickhouse")
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "TOLLWAY_METERING_PORT": str(port),
+        "CLICKHOUSE_URL": f"chdb://{folder}",
+        "TOLLWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+    }
+    service = ServiceProcess("services.metering", port, env, tmp_path_factory.mktemp("logs"))
+    yield service.start()
+    service.stop()

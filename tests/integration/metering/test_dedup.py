@@ -1,0 +1,125 @@
+"""Re-reading the same offsets never changes a report: rows inserted twice count once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from schemas.events import LedgerEntryRecorded, RequestCompleted, RequestStarted
+from services.metering.adapters.clickhouse import ClickHouse
+from services.metering.domain.rows import LEDGER_COLUMNS, REQUEST_COLUMNS, rows_of
+from services.metering.service_layer import reports
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 11, 3, 12, tzinfo=UTC)
+
+
+def _events() -> list:  # type: ignore[type-arg]
+    out: list = []  # type: ignore[type-arg]
+    balance = 0
+    for i, amount in enumerate([10_000_000_000, -500_000_000]):
+        balance += amount
+        out.append(
+            LedgerEntryRecorded(
+                entry_id=f"acc:{i + 1}",
+                event_id=f"acc:{i + 1}",
+                account_id="acc",
+                kind="top_up" if i == 0 else "service_fee",
+                amount_nano=amount,
+                balance_after_nano=balance,
+                cause_event_id="c",
+                occurred_at=T0,
+            )
+        )
+    for n in range(5):
+        common = {
+            "request_id": f"r{n}",
+            "account_id": "acc",
+            "key_id": "k",
+            "model": "m",
+            "deployment": "d",
+            "surface": "openai.chat",
+            "stream": False,
+        }
+        out.append(RequestStarted(**common, prompt_tokens_estimate=10, occurred_at=T0))
+        out.append(
+            RequestCompleted(
+                **common,
+                started_at=T0,
+                status="succeeded",
+                http_status=200,
+                prompt_tokens=10 + n,
+                completion_tokens=5,
+                cache_read_tokens=0,
+                cache_write_tokens=0,
+                usage_source="upstream",
+                latency_ms=3,
+                occurred_at=T0 + timedelta(seconds=1),
+            )
+        )
+        balance -= 100 + n
+        out.append(
+            LedgerEntryRecorded(
+                entry_id=f"acc:{n + 3}",
+                event_id=f"acc:{n + 3}",
+                account_id="acc",
+                kind="charge",
+                amount_nano=-(100 + n),
+                balance_after_nano=balance,
+                cause_event_id="c",
+                request_id=f"r{n}",
+                model="m",
+                price_version="catalog",
+                occurred_at=T0 + timedelta(seconds=1),
+            )
+        )
+    return out
+
+
+def _insert(clickhouse: ClickHouse, events: list) -> None:  # type: ignore[type-arg]
+    requests, ledger = rows_of(events)
+    clickhouse.client().insert("request_events", requests, column_names=REQUEST_COLUMNS)
+    clickhouse.client().insert("ledger_entries", ledger, column_names=LEDGER_COLUMNS)
+
+
+def _all_reports(clickhouse: ClickHouse) -> tuple[object, ...]:
+    client = clickhouse.client()
+    start, end = T0 - timedelta(days=1), T0 + timedelta(days=1)
+    return (
+        reports.finance(client, start, end, ["day", "model", "account"]),
+        reports.usage(client, "acc", start, end),
+        reports.lookup(client, "r3"),
+        reports.reconcile(client, start, end),
+    )
+
+
+def test_a_batch_inserted_twice_changes_no_report(
+    chdb_folder: Path, clickhouse_database: str
+) -> None:
+    clickhouse = ClickHouse(f"chdb://{chdb_folder}", clickhouse_database)
+    clickhouse.migrate()
+    events = _events()
+    _insert(clickhouse, events)
+    once = _all_reports(clickhouse)
+    _insert(clickhouse, events)  # the crash after insert, before the offset commit
+    _insert(clickhouse, events[:7])  # and a partial batch read again
+    assert _all_reports(clickhouse) == once
+    finance = once[0]
+    assert finance["totals"]["revenue_nano"] == sum(100 + n for n in range(5))  # type: ignore[index]
+    assert finance["prepaid_liability_nano"] == 9_500_000_000 - 510  # type: ignore[index]
+    assert once[3] == []  # reconciled
+
+
+def test_reconcile_finds_a_missing_charge_and_a_ledger_gap(
+    chdb_folder: Path, clickhouse_database: str
+) -> None:
+    clickhouse = ClickHouse(f"chdb://{chdb_folder}", clickhouse_database)
+    clickhouse.migrate()
+    events = [e for e in _events() if getattr(e, "entry_id", "") != "acc:4"]  # r1's charge lost
+    _insert(clickhouse, events)
+    found = reports.reconcile(clickhouse.client(), T0 - timedelta(days=1), T0 + timedelta(days=1))
+    kinds = sorted(m["kind"] for m in found)
+    assert kinds == ["ledger_gap", "missing_charge"]
+    assert next(m for m in found if m["kind"] == "missing_charge")["request_id"] == "r1"
