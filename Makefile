@@ -9,7 +9,7 @@ PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: install run test lint typecheck unit integration schemas kafka bench-gateway clean
+.PHONY: install run test lint typecheck unit integration schemas kafka bench-gateway bench-billing clean
 
 install: .venv/.installed infra/kafka/libs/.complete
 
@@ -49,6 +49,10 @@ integration: install
 ## Gateway vs. the upstream called directly; writes bench/results/gateway.json (~1 min).
 bench-gateway: install
 	$(PY) -m bench.gateway
+
+## One billing consumer's events/s and request.completed -> insufficient_balance latency.
+bench-billing: install
+	$(PY) -m bench.billing
 
 ## Regenerate schemas/jsonschema/ after changing an event model.
 schemas: .venv/.installed
