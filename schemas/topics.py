@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "ACCOUNT_PARTITIONS",
     "ACCOUNT_STATUS",
+    "ALERTS",
     "ALL_TOPICS",
     "API_KEYS",
     "BALANCES",
@@ -65,6 +66,8 @@ BALANCES = Topic(
 #: Prices are global, not per account: every billing consumer reads the whole
 #: topic, so a price change reaches the owner of every account.
 PRICES = Topic("tollway.prices", key="model", partitions=1, compacted=True)
+#: Low-balance alerts billing raises for operators and notifiers.
+ALERTS = Topic("tollway.alerts", key="account_id", partitions=ACCOUNT_PARTITIONS)
 #: Billing's answer to each command (applied, duplicate, rejected and why).
 COMMAND_RESULTS = Topic("tollway.command-results", key="account_id", partitions=ACCOUNT_PARTITIONS)
 #: Events no consumer could parse, with the reason in the headers.
@@ -79,5 +82,6 @@ ALL_TOPICS: tuple[Topic, ...] = (
     BALANCES,
     PRICES,
     COMMAND_RESULTS,
+    ALERTS,
     DEAD_LETTER,
 )

@@ -2,6 +2,7 @@
 
 from ._base import Event, UnknownEventError, decode_event, encode_event, event_models, new_id
 from .accounts import AccountStatus, AccountStatusChanged, Plan
+from .alerts import BalanceLow
 from .api_keys import KEY_PREFIX_LENGTH, ApiKeyRecorded, ApiKeyStatus
 from .billing_state import AccountSnapshot, CommandResult, Hold
 from .commands import (
@@ -26,6 +27,7 @@ __all__ = [
     "AdjustBalance",
     "ApiKeyRecorded",
     "ApiKeyStatus",
+    "BalanceLow",
     "CommandResult",
     "CreateAccount",
     "CreateApiKey",

@@ -49,6 +49,8 @@ class AccountSnapshot(Event):
     applied: dict[str, AwareDatetime]
     #: Ledger entries written so far (their entry_ids count from here).
     entries: int = Field(ge=0)
+    #: Low-balance thresholds already alerted (re-armed when the balance rises above).
+    alerted: tuple[str, ...] = ()
 
 
 class CommandResult(Event):

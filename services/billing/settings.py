@@ -32,6 +32,8 @@ def _rules() -> Rules:
         fee_mode=cast(Literal["deduct", "add"], mode),
         default_max_output_tokens=int(_env("TOLLWAY_HOLD_DEFAULT_MAX_TOKENS", "4096")),
         hold_ttl=timedelta(seconds=int(_env("TOLLWAY_HOLD_TTL_S", "900"))),
+        alert_share_of_top_up_bps=int(_env("TOLLWAY_ALERT_SHARE_BPS", "2000")),
+        alert_absolute_nano=usd_to_nano(_env("TOLLWAY_ALERT_BELOW_USD", "1")),
     )
 
 

@@ -21,6 +21,7 @@ from schemas.events import (
     AccountStatus,
     AccountStatusChanged,
     ApiKeyRecorded,
+    BalanceLow,
     CommandResult,
     Event,
     Hold,
@@ -55,6 +56,7 @@ class AccountState:
     keys: dict[str, ApiKeyRecorded] = field(default_factory=dict)
     applied: dict[str, datetime] = field(default_factory=dict)
     entries: int = 0
+    alerted: set[str] = field(default_factory=set)
 
     # -- derived ------------------------------------------------------------------------
 
@@ -199,6 +201,40 @@ class AccountState:
             )
         ]
 
+    # -- alerts -------------------------------------------------------------------------------
+
+    def low_balance_alerts(self, now: datetime, rules: Rules) -> list[BalanceLow]:
+        """Alerts for thresholds the available balance has just fallen to; re-arm the rest.
+        An account never topped up has nothing to fall from, so it gets none."""
+        if self.last_top_up_nano == 0:
+            return []
+        thresholds = {
+            "absolute": rules.alert_absolute_nano,
+            "share_of_last_top_up": div_half_even(
+                self.last_top_up_nano * rules.alert_share_of_top_up_bps, 10_000
+            ),
+        }
+        alerts = []
+        for kind, threshold in thresholds.items():
+            if threshold <= 0:
+                continue
+            if self.available_nano <= threshold and kind not in self.alerted:
+                self.alerted.add(kind)
+                alerts.append(
+                    BalanceLow.model_construct(
+                        event_id=f"{self.account_id}:alert:{kind}:{self.entries}",
+                        occurred_at=now,
+                        account_id=self.account_id,
+                        threshold_kind=kind,
+                        threshold_nano=threshold,
+                        available_nano=self.available_nano,
+                        last_top_up_nano=self.last_top_up_nano,
+                    )
+                )
+            elif self.available_nano > threshold:
+                self.alerted.discard(kind)
+        return alerts
+
     # -- records ------------------------------------------------------------------------------
 
     def status_record(self, now: datetime) -> AccountStatusChanged:
@@ -253,6 +289,7 @@ class AccountState:
             keys=dict(self.keys),
             applied=dict(self.applied),
             entries=self.entries,
+            alerted=tuple(sorted(self.alerted)),
         )
 
     @classmethod
@@ -272,4 +309,5 @@ class AccountState:
             keys=dict(snap.keys),
             applied=dict(snap.applied),
             entries=snap.entries,
+            alerted=set(snap.alerted),
         )

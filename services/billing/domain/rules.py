@@ -23,5 +23,9 @@ class Rules:
     default_max_output_tokens: int = 4096
     #: Holds never released (a gateway died mid-request) expire after this.
     hold_ttl: timedelta = timedelta(minutes=15)
+    #: Low-balance alerts: when available falls to a share of the last top-up (basis
+    #: points) or to a fixed amount.
+    alert_share_of_top_up_bps: int = 2000
+    alert_absolute_nano: int = NANO_PER_USD
     #: How long request ids and idempotency keys are remembered for deduplication.
     dedup_window: timedelta = timedelta(days=8)

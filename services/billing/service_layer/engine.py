@@ -26,7 +26,15 @@ from schemas.events import (
     SuspendAccount,
     TopUp,
 )
-from schemas.topics import ACCOUNT_STATUS, API_KEYS, BALANCES, COMMAND_RESULTS, LEDGER, Topic
+from schemas.topics import (
+    ACCOUNT_STATUS,
+    ALERTS,
+    API_KEYS,
+    BALANCES,
+    COMMAND_RESULTS,
+    LEDGER,
+    Topic,
+)
 
 from ..domain.account import AccountState, Rejected
 from ..domain.pricing import PriceBook, UnknownPrice, hold_for, price_charge
@@ -57,6 +65,7 @@ class Engine:
         out: list[Output] = []
         for account_id, when in self._touched.items():
             state = self.accounts[account_id]
+            out.extend((ALERTS, account_id, a) for a in state.low_balance_alerts(when, self.rules))
             out.append((ACCOUNT_STATUS, account_id, state.status_record(when)))
             out.append((BALANCES, account_id, state.snapshot(when)))
         self._touched.clear()

@@ -331,3 +331,32 @@ def test_a_duplicate_event_never_changes_state(events: list[Event], data: st.Dat
         return {k: v for k, v in orjson.loads(raw).items() if k not in ("sequence", "event_id")}
 
     assert money(before) == money(after)
+
+
+def test_low_balance_alerts_fire_once_per_crossing_and_rearm_after_a_top_up() -> None:
+    engine = _engine(alert_absolute_nano=NANO_PER_USD, alert_share_of_top_up_bps=2000)
+    out = _run(
+        engine,
+        [
+            _create(),
+            TopUp(
+                account_id="a", amount_nano=10 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
+            ),
+        ],
+    )
+    alerts = lambda events: [e.threshold_kind for e in events if e.TYPE == "account.balance_low"]  # type: ignore[attr-defined]  # noqa: E731
+    assert alerts(out) == []  # 9.50 available: above 2.00 (20% of 10) and 1.00
+    spend = [e for n in range(3) for e in _request(n, T0, prompt=1_000_000, completion=250_000)]
+    out = _run(engine, spend)  # 3 x 5.00 USD: 9.50 -> 4.50 -> -0.50 -> -5.50
+    assert sorted(alerts(out)) == ["absolute", "share_of_last_top_up"]  # each once
+    out = _run(
+        engine,
+        [
+            TopUp(
+                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t2", occurred_at=T0
+            )
+        ],
+    )
+    assert alerts(out) == [] and engine.accounts["a"].alerted == set()  # re-armed
+    out = _run(engine, list(_request(9, T0, prompt=4_000_000, completion=100_000)))
+    assert alerts(out) == ["share_of_last_top_up"]  # 13.50 - 11.00 = 2.50 < 4.00 (20% of 20)
