@@ -47,7 +47,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        self.owner.drop({tp.partition for tp in revoked})
+        # Let the batch in flight commit (or abort) first: the next owner of these
+        # partitions must start from offsets and snapshots that are final.
+        async with self.owner.batch_lock:
+            self.owner.drop({tp.partition for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         await self.owner.restore({tp.partition for tp in assigned})
@@ -67,6 +70,8 @@ class BillingConsumer:
         self._owned: dict[int, set[str]] = defaultdict(set)  # partition -> account ids
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        #: Held while a batch is applied and its transaction committed.
+        self.batch_lock = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -117,7 +122,8 @@ class BillingConsumer:
             while True:
                 batches = await consumer.getmany(timeout_ms=100, max_records=self.max_records)
                 if batches:
-                    await self._process(producer, consumer, batches)
+                    async with self.batch_lock:
+                        await self._process(producer, consumer, batches)
         finally:
             self._consumer = None
             with contextlib.suppress(Exception):
