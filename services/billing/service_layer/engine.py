@@ -178,6 +178,10 @@ class Engine:
             ]
         if isinstance(command, RotateApiKey):
             old = self._existing_key(state, command.key_id)
+            if old.expires_at is not None:
+                raise Rejected(
+                    f"key {command.key_id} is already rotated out; rotate its successor instead"
+                )
             expiring = old.model_copy(
                 update={"expires_at": command.old_key_expires_at, "occurred_at": now}
             )
