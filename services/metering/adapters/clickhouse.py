@@ -121,7 +121,8 @@ class ClickHouse:
     def migrate(self) -> list[int]:
         """Create the database and apply every migration not yet applied; return those applied."""
         admin = self._connect(None)
-        admin.command(f"CREATE DATABASE IF NOT EXISTS `{self.target.database}`")
+        # Atomic: refreshable materialized views (the rollups) need it; chdb's default differs.
+        admin.command(f"CREATE DATABASE IF NOT EXISTS `{self.target.database}` ENGINE = Atomic")
         client = self.client()
         client.command(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "

@@ -123,3 +123,27 @@ def test_reconcile_finds_a_missing_charge_and_a_ledger_gap(
     kinds = sorted(m["kind"] for m in found)
     assert kinds == ["ledger_gap", "missing_charge"]
     assert next(m for m in found if m["kind"] == "missing_charge")["request_id"] == "r1"
+
+
+def test_rollups_agree_with_the_base_tables_after_a_double_insert(
+    chdb_folder: Path, clickhouse_database: str
+) -> None:
+    clickhouse = ClickHouse(f"chdb://{chdb_folder}", clickhouse_database)
+    clickhouse.migrate()
+    events = _events()
+    _insert(clickhouse, events)
+    _insert(clickhouse, events)
+    client = clickhouse.client()
+    for view in ("usage_hourly", "usage_daily", "revenue_hourly", "revenue_daily"):
+        client.command(f"SYSTEM REFRESH VIEW {view}")
+        client.command(f"SYSTEM WAIT VIEW {view}")
+    usage = client.query(
+        "SELECT sum(requests), sum(prompt_tokens), sum(completion_tokens) FROM usage_daily"
+    ).result_rows[0]
+    assert usage == (5, sum(10 + n for n in range(5)), 25)
+    hourly = client.query("SELECT sum(requests) FROM usage_hourly").result_rows[0][0]
+    revenue = client.query(
+        "SELECT sum(revenue_nano), sum(fees_nano), sum(top_ups_nano) FROM revenue_daily"
+    ).result_rows[0]
+    assert hourly == 5 and revenue == (510, 500_000_000, 10_000_000_000)
+    assert client.query("SELECT sum(revenue_nano) FROM revenue_hourly").result_rows[0][0] == 510
