@@ -87,6 +87,15 @@ prices = {{ input = "1", output = "1" }}
   base_url = "{sim}/v1"
   upstream_model = "sim-small"
 
+# Only the price-change test sets prices on this model, so other tests keep catalog prices.
+[[models]]
+id = "price-lab"
+prices = {{ input = "0.15", output = "0.60", cache_read = "0.075" }}
+  [[models.deployments]]
+  name = "price-lab-a"
+  base_url = "{sim}/v1"
+  upstream_model = "sim-small"
+
 [[groups]]
 id = "tollway-auto"
 members = ["sim-large", "sim-small"]

@@ -49,13 +49,13 @@ async def test_rotation_keeps_the_old_key_for_the_overlap_only(
 
 async def test_a_price_change_applies_from_its_time_on(billing: ServiceProcess) -> None:
     before = {p["model"]: p for p in tollway(billing, "prices", "list")["data"]}
-    assert before["sim-small"]["versions"][-1]["input"] == "0.150000000"
+    assert before["price-lab"]["versions"][-1]["input"] == "0.150000000"
     start = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     set_result = tollway(
         billing,
         "prices",
         "set",
-        "sim-small",
+        "price-lab",
         "--input",
         "0.30",
         "--output",
@@ -67,7 +67,7 @@ async def test_a_price_change_applies_from_its_time_on(billing: ServiceProcess) 
     )
     assert set_result["version"]["input"] == "0.300000000"
     after = {p["model"]: p for p in tollway(billing, "prices", "list")["data"]}
-    versions = after["sim-small"]["versions"]
+    versions = after["price-lab"]["versions"]
     assert versions[0]["version"] == "catalog" and len(versions) >= 2
     assert datetime.fromisoformat(versions[-1]["effective_from"]) > datetime.now(UTC)
     past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
@@ -75,7 +75,7 @@ async def test_a_price_change_applies_from_its_time_on(billing: ServiceProcess) 
         billing,
         "prices",
         "set",
-        "sim-small",
+        "price-lab",
         "--input",
         "9",
         "--output",
