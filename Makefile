@@ -9,7 +9,8 @@ PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: install run test lint typecheck unit integration schemas kafka bench-gateway bench-billing clean
+.PHONY: install run test lint typecheck unit integration schemas kafka bench bench-gateway \
+	bench-billing bench-metering clean
 
 install: .venv/.installed infra/kafka/libs/.complete
 
@@ -53,6 +54,13 @@ bench-gateway: install
 ## One billing consumer's events/s and request.completed -> insufficient_balance latency.
 bench-billing: install
 	$(PY) -m bench.billing
+
+## Metering at 10M requests (queries), Kafka -> ClickHouse ingest and lag (~5 min).
+bench-metering: install
+	$(PY) -m bench.metering
+
+## All three benchmarks; JSON in bench/results/.
+bench: bench-gateway bench-billing bench-metering
 
 ## Regenerate schemas/jsonschema/ after changing an event model.
 schemas: .venv/.installed

@@ -19,7 +19,7 @@ def clickhouse(chdb_folder: Path, clickhouse_database: str) -> ClickHouse:
 
 
 def test_migrations_apply_once_and_create_the_tables(clickhouse: ClickHouse) -> None:
-    assert clickhouse.migrate() == [1, 2, 3]
+    assert clickhouse.migrate() == [1, 2, 3, 4]
     assert clickhouse.migrate() == []
     tables = {row[0] for row in clickhouse.client().query("SHOW TABLES").result_rows}
     assert {"request_events", "ledger_entries", "schema_migrations"} <= tables

@@ -103,7 +103,7 @@ def test_stack_serves_health_then_stops_everything_on_ctrl_c(
         body = _get(f"http://127.0.0.1:{env[f'TOLLWAY_{name}_PORT']}/healthz")
         assert body["status"] == "ok"
     metering = _get(f"http://127.0.0.1:{env['TOLLWAY_METERING_PORT']}/healthz")
-    assert metering["clickhouse"] == "chdb" and metering["migrations"] == 3
+    assert metering["clickhouse"] == "chdb" and metering["migrations"] == 4
     data = Path(env["TOLLWAY_DATA_DIR"])
     assert any((data / "clickhouse").iterdir()), "the chdb folder is in use"
     assert (data / "kafka" / "logs" / "meta.properties").exists(), "the broker formatted storage"

@@ -46,26 +46,45 @@ def _clean(row: dict[str, Any]) -> dict[str, Any]:
 # -- support -------------------------------------------------------------------------------------
 
 
+def _unique(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Rows with distinct ``key``, first kept: the lookup reads without FINAL."""
+    seen: set[Any] = set()
+    unique = []
+    for row in rows:
+        if row[key] not in seen:
+            seen.add(row[key])
+            unique.append(row)
+    return unique
+
+
 def lookup(client: Client, request_id: str) -> dict[str, Any] | None:
-    events = _rows(
-        client,
-        """
+    # No FINAL: it would bypass the by_request_id projection (migration 0004); the
+    # handful of rows one request has are deduplicated here instead.
+    events = _unique(
+        _rows(
+            client,
+            """
         SELECT event_type, event_id, occurred_at, account_id, key_id, model, deployment, surface,
                stream, max_tokens, prompt_tokens_estimate, started_at, status, http_status,
                error_code, finish_reason, prompt_tokens, completion_tokens, cache_read_tokens,
                cache_write_tokens, usage_source, ttft_ms, latency_ms
-        FROM request_events FINAL WHERE request_id = {rid:String} ORDER BY occurred_at""",
-        {"rid": request_id},
+        FROM request_events WHERE request_id = {rid:String} ORDER BY occurred_at""",
+            {"rid": request_id},
+        ),
+        "event_id",
     )
     if not events:
         return None
-    ledger = _rows(
-        client,
-        """
+    ledger = _unique(
+        _rows(
+            client,
+            """
         SELECT entry_id, occurred_at, kind, amount_nano, balance_after_nano, model, price_version,
                input_cost_nano, output_cost_nano, cache_read_cost_nano, cache_write_cost_nano
-        FROM ledger_entries FINAL WHERE request_id = {rid:String} ORDER BY occurred_at""",
-        {"rid": request_id},
+        FROM ledger_entries WHERE request_id = {rid:String} ORDER BY occurred_at""",
+            {"rid": request_id},
+        ),
+        "entry_id",
     )
     started = next((e for e in events if e["event_type"] == "request.started"), None)
     completed = next((e for e in events if e["event_type"] == "request.completed"), None)
