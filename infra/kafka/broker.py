@@ -27,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 
 from infra.procs import die_with_parent
+from infra.procs import stop as stop_process
 
 from .errors import InfraError
 
@@ -264,14 +265,8 @@ class KafkaBroker:
 
     def stop(self, grace: float = 20.0) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            stop_process(proc, grace)
 
     def kill(self) -> None:
         """SIGKILL, for fault tests: the broker gets no chance to shut down cleanly."""

@@ -71,19 +71,25 @@ def _text_of_choices(body: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-async def complete(call: Call, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], Usage]:
-    """A non-streamed call; returns the upstream's body and the normalised usage."""
+async def _started(call: Call, attempt: Callable[[Model, Deployment], Awaitable[T]]) -> T:
+    """Write ``request.started``, then try the deployments; if none answers, record why the
+    request ended before any upstream byte (nothing generated, nothing to charge)."""
     call.start()
     try:
-        result = await _with_failover(
-            call, lambda _m, d: call.deps.upstream.complete(d, path, upstream_body(body, d, False))
-        )
+        return await _with_failover(call, attempt)
     except GatewayError as exc:
         call.complete("failed", exc.status, Usage(), "estimated", error_code=exc.code)
         raise
     except BaseException:
         call.complete("cancelled", 499, Usage(), "estimated", error_code="client_closed")
         raise
+
+
+async def complete(call: Call, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], Usage]:
+    """A non-streamed call; returns the upstream's body and the normalised usage."""
+    result = await _started(
+        call, lambda _m, d: call.deps.upstream.complete(d, path, upstream_body(body, d, False))
+    )
     call.first_byte()
     usage = Usage.from_openai(result.get("usage"))
     source = "upstream"
@@ -97,17 +103,9 @@ async def complete(call: Call, path: str, body: dict[str, Any]) -> tuple[dict[st
 
 async def open_stream(call: Call, path: str, body: dict[str, Any]) -> UpstreamStream:
     """Open the upstream stream, failing over until one answers 200."""
-    call.start()
-    try:
-        return await _with_failover(
-            call, lambda _m, d: call.deps.upstream.stream(d, path, upstream_body(body, d, True))
-        )
-    except GatewayError as exc:
-        call.complete("failed", exc.status, Usage(), "estimated", error_code=exc.code)
-        raise
-    except BaseException:
-        call.complete("cancelled", 499, Usage(), "estimated", error_code="client_closed")
-        raise
+    return await _started(
+        call, lambda _m, d: call.deps.upstream.stream(d, path, upstream_body(body, d, True))
+    )
 
 
 def _delta_text(chunk: dict[str, Any]) -> str:
