@@ -360,3 +360,25 @@ def test_low_balance_alerts_fire_once_per_crossing_and_rearm_after_a_top_up() ->
     assert alerts(out) == [] and engine.accounts["a"].alerted == set()  # re-armed
     out = _run(engine, list(_request(9, T0, prompt=4_000_000, completion=100_000)))
     assert alerts(out) == ["share_of_last_top_up"]  # 13.50 - 11.00 = 2.50 < 4.00 (20% of 20)
+
+
+def test_a_hold_never_released_expires_after_its_ttl() -> None:
+    engine = _engine(hold_ttl=timedelta(minutes=15))
+    started, _ = _request(1, T0, prompt=1_000_000, completion=0)  # the gateway died after this
+    _run(
+        engine,
+        [
+            _create(),
+            TopUp(
+                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
+            ),
+            started,
+        ],
+    )
+    state = engine.accounts["a"]
+    assert state.held_nano > 0
+    _run(engine, list(_request(2, T0 + timedelta(minutes=14), prompt=10, completion=10)))
+    assert "r1" in state.holds  # still inside the TTL
+    _run(engine, list(_request(3, T0 + timedelta(minutes=16), prompt=10, completion=10)))
+    assert "r1" not in state.holds and state.held_nano == 0
+    assert state.available_nano == state.balance_nano
