@@ -88,9 +88,15 @@ class AccountState:
         stale = [rid for rid, hold in self.holds.items() if now - hold.placed_at > rules.hold_ttl]
         for rid in stale:
             del self.holds[rid]
-        if len(self.applied) > 1000:
-            horizon = now - rules.dedup_window
-            self.applied = {k: t for k, t in self.applied.items() if t >= horizon}
+        # `applied` is insertion-ordered and ids arrive in about time order, so the expired
+        # ones are at the front: drop them from there, O(1) per event rather than a full
+        # rebuild. One that arrived out of order is dropped a little later, never early.
+        horizon = now - rules.dedup_window
+        while self.applied:
+            oldest = next(iter(self.applied))
+            if self.applied[oldest] >= horizon:
+                break
+            del self.applied[oldest]
 
     def seen(self, key: str) -> bool:
         return key in self.applied

@@ -382,3 +382,23 @@ def test_a_hold_never_released_expires_after_its_ttl() -> None:
     _run(engine, list(_request(3, T0 + timedelta(minutes=16), prompt=10, completion=10)))
     assert "r1" not in state.holds and state.held_nano == 0
     assert state.available_nano == state.balance_nano
+
+
+def test_ids_older_than_the_dedup_window_are_forgotten_and_recent_ones_kept() -> None:
+    engine = _engine(dedup_window=timedelta(days=8))
+    _run(
+        engine,
+        [
+            _create(),
+            TopUp(
+                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
+            ),
+        ],
+    )
+    _run(engine, list(_request(1, T0, prompt=10, completion=10)))
+    _run(engine, list(_request(2, T0 + timedelta(days=5), prompt=10, completion=10)))
+    state = engine.accounts["a"]
+    assert {"r1", "r2", "t"} <= set(state.applied)
+    _run(engine, list(_request(3, T0 + timedelta(days=9), prompt=10, completion=10)))
+    assert "r1" not in state.applied and "t" not in state.applied
+    assert {"r2", "r3"} <= set(state.applied)
