@@ -51,7 +51,7 @@ class Api:
                 2,
             ) from None
         if raw and response.status_code < 400:
-            return response.text
+            return response.content
         try:
             payload = response.json()
         except ValueError:
@@ -250,7 +250,8 @@ def _parser() -> argparse.ArgumentParser:
     kinds = reports.add_subparsers(dest="report", required=True)
     fin = kinds.add_parser("finance", parents=[common, period])
     fin.add_argument("--group-by", default="day", help="day|week|month, model, account")
-    fin.add_argument("--format", default="json", choices=["json", "csv"])
+    fin.add_argument("--format", default="json", choices=["json", "csv", "parquet"])
+    fin.add_argument("--output", "-o", help="write the export to this file (needed for parquet)")
     rec = sub.add_parser("reconcile", parents=[common, period])
     rec.add_argument("--account", help="only this account")
     return parser
@@ -302,8 +303,17 @@ def usage(api: Api, args: argparse.Namespace) -> None:
 
 def report(api: Api, args: argparse.Namespace) -> None:
     params = _period(args) | {"group_by": args.group_by, "format": args.format}
-    if args.format == "csv":
-        print(api.call("GET", "/v1/reports/finance", params=params, raw=True), end="")
+    if args.format in ("csv", "parquet"):
+        if args.format == "parquet" and not args.output and sys.stdout.isatty():
+            raise CliError("Parquet is binary: pass --output FILE (or redirect stdout)")
+        data: bytes = api.call("GET", "/v1/reports/finance", params=params, raw=True)
+        if args.output:
+            with open(args.output, "wb") as out:
+                out.write(data)
+            print(f"wrote {len(data)} bytes to {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
         return
     r = api.call("GET", "/v1/reports/finance", params=params)
     t = r["totals"]

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from .adapters.events import EventSink
+from .adapters.reports import UsageReports
 from .adapters.spool import Spool
 from .adapters.state_feed import StateFeed
 from .adapters.upstream import Upstream
@@ -34,6 +35,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         sink = EventSink(cfg.kafka_bootstrap, Spool(cfg.spool_dir), linger_ms=cfg.events_linger_ms)
         feed = StateFeed(cfg.kafka_bootstrap, keys, accounts)
         upstream = Upstream()
+        reports = UsageReports(cfg.metering_url, cfg.admin_token)
         runtime.deps = Deps(
             catalog=catalog,
             keys=keys,
@@ -41,6 +43,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             limiter=RateLimiter(),
             upstream=upstream,
             events=sink,
+            reports=reports,
             refuse_when_backlog_older_than_s=cfg.refuse_when_backlog_older_than_s,
         )
         runtime.ready = lambda: feed.ready
@@ -65,5 +68,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await feed.stop()
             await sink.stop()
             await upstream.close()
+            await reports.close()
 
     return build_app(runtime, lifespan)

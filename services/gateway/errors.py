@@ -24,6 +24,7 @@ __all__ = [
     "RequestTooLarge",
     "UpstreamError",
     "UpstreamTimeout",
+    "UsageUnavailable",
     "anthropic_body",
     "openai_body",
 ]
@@ -93,6 +94,10 @@ class UpstreamTimeout(GatewayError):
 
 class NotReady(GatewayError):
     status, kind, code = 503, "api_error", "not_ready"
+
+
+class UsageUnavailable(GatewayError):
+    status, kind, code = 503, "api_error", "usage_unavailable"
 
 
 def openai_body(error: GatewayError, request_id: str) -> dict[str, Any]:

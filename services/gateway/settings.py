@@ -47,5 +47,16 @@ class GatewaySettings:
     events_linger_ms: int = field(
         default_factory=lambda: int(_env("TOLLWAY_EVENTS_LINGER_MS", "5"))
     )
+    #: Where ``GET /v1/usage`` reads a key holder's usage (the metering service's API).
+    metering_url: str = field(
+        default_factory=lambda: _env(
+            "TOLLWAY_METERING_URL",
+            f"http://127.0.0.1:{_env('TOLLWAY_METERING_PORT', '8082')}",
+        )
+    )
+    #: Shared with metering: the gateway asks it for one account's usage on a key's behalf.
+    admin_token: str = field(
+        default_factory=lambda: _env("TOLLWAY_ADMIN_TOKEN", "tollway-dev-admin-token")
+    )
     log_level: str = field(default_factory=lambda: _env("TOLLWAY_LOG_LEVEL", "INFO"))
     access_log: bool = field(default_factory=lambda: _env("TOLLWAY_ACCESS_LOG", "0") == "1")

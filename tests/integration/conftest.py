@@ -12,7 +12,9 @@ import pytest
 from tests.processes import ServiceProcess
 from tests.support import free_port
 
-from .harness import CATALOG, EventTap, Provisioner, gateway_env
+from .harness import ADMIN_TOKEN, CATALOG, EventTap, Provisioner, gateway_env
+
+__all__ = ["ADMIN_TOKEN"]
 
 
 @pytest.fixture(scope="session")
@@ -37,10 +39,14 @@ def catalog_file(simulator: ServiceProcess, tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture(scope="session")
 def gateway(
-    kafka_bootstrap: str, catalog_file: Path, tmp_path_factory: pytest.TempPathFactory
+    kafka_bootstrap: str,
+    catalog_file: Path,
+    metering: ServiceProcess,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServiceProcess]:
     port = free_port()
-    env = gateway_env(kafka_bootstrap, catalog_file, tmp_path_factory.mktemp("spool"), port)
+    spool = tmp_path_factory.mktemp("spool")
+    env = gateway_env(kafka_bootstrap, catalog_file, spool, port, metering=metering.url)
     gw = ServiceProcess("services.gateway", port, env, tmp_path_factory.mktemp("logs"))
     yield gw.start(health="/readyz")
     gw.stop()
@@ -65,9 +71,6 @@ async def sim_reset(simulator: ServiceProcess) -> AsyncIterator[httpx.AsyncClien
         await client.post("/_sim/reset")
         yield client
         await client.post("/_sim/reset")
-
-
-ADMIN_TOKEN = "test-admin-token"
 
 
 @pytest.fixture(scope="session")

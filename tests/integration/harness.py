@@ -29,6 +29,9 @@ from schemas.topics import ACCOUNT_STATUS, API_KEYS, REQUESTS
 from tests.processes import ServiceProcess
 from tests.support import eventually, unique
 
+#: The admin token every test service shares (billing's admin API, metering's reports).
+ADMIN_TOKEN = "test-admin-token"
+
 CATALOG = """
 [[models]]
 id = "sim-small"
@@ -102,13 +105,17 @@ members = ["sim-large", "sim-small"]
 """
 
 
-def gateway_env(kafka: str, catalog: Path, spool: Path, port: int) -> dict[str, str]:
+def gateway_env(
+    kafka: str, catalog: Path, spool: Path, port: int, metering: str = "http://127.0.0.1:9"
+) -> dict[str, str]:
     return {
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
         "TOLLWAY_CATALOG": str(catalog),
         "TOLLWAY_GATEWAY_PORT": str(port),
         "TOLLWAY_GATEWAY_SPOOL_DIR": str(spool),
         "TOLLWAY_MAX_BODY_BYTES": str(256 * 1024),
+        "TOLLWAY_METERING_URL": metering,
+        "TOLLWAY_ADMIN_TOKEN": ADMIN_TOKEN,
     }
 
 

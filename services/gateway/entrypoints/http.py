@@ -185,6 +185,12 @@ def build_app(runtime: Runtime, lifespan: Any = None) -> FastAPI:
     async def balance(request: Request) -> Response:
         return _json(handlers.balance(runtime.deps, await _principal(request)))
 
+    @app.get("/v1/usage")
+    async def usage(request: Request) -> Response:
+        principal = await _principal(request)
+        period = {k: v for k, v in request.query_params.items() if k in ("from", "to")}
+        return _json(await handlers.usage(runtime.deps, principal, period))
+
     @app.get("/healthz")
     async def healthz() -> Response:
         return _json({"status": "ok", "service": "gateway"})

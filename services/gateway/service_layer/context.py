@@ -10,6 +10,7 @@ from typing import Protocol
 
 from schemas.events import Event
 
+from ..adapters.reports import UsageReports
 from ..adapters.upstream import Upstream
 from ..domain.admission import AccountStore, KeyStore
 from ..domain.catalog import Catalog
@@ -32,6 +33,8 @@ class Deps:
     limiter: RateLimiter
     upstream: Upstream
     events: EventWriter
+    #: The metering service's usage report (None: ``GET /v1/usage`` answers 503).
+    reports: UsageReports | None = None
     #: Refuse new requests while spooled events are older than this (None: keep serving).
     refuse_when_backlog_older_than_s: float | None = None
     monotonic: Callable[[], float] = time.monotonic

@@ -19,14 +19,23 @@ from ..domain.anthropic import anthropic_to_openai, openai_to_anthropic
 from ..domain.catalog import Model
 from ..domain.params import ChatRequest, CompletionRequest, MessagesRequest, validate
 from ..domain.usage import estimate_chat_prompt, estimate_text_prompt
-from ..errors import ModelNotFound
+from ..errors import ModelNotFound, UsageUnavailable
 from .admission import admit
 from .call import Call
 from .context import Deps
 from .proxy import complete, open_stream, relay
 from .renderers import AnthropicRenderer, OpenAIRenderer
 
-__all__ = ["Routing", "balance", "chat", "completions", "messages", "model_info", "models"]
+__all__ = [
+    "Routing",
+    "balance",
+    "chat",
+    "completions",
+    "messages",
+    "model_info",
+    "models",
+    "usage",
+]
 
 
 @dataclass(frozen=True)
@@ -198,6 +207,14 @@ def model_info(deps: Deps, model_id: str) -> dict[str, Any]:
         if entry["id"] == model_id:
             return dict(entry)
     raise ModelNotFound(f"The model `{model_id}` does not exist.", param="model")
+
+
+async def usage(deps: Deps, principal: Principal, period: dict[str, str]) -> dict[str, Any]:
+    """The caller's own account's usage by day and model; ``period`` holds from/to if given."""
+    if deps.reports is None:
+        raise UsageUnavailable("Usage reports are not configured on this gateway.")
+    report = await deps.reports.usage(principal.account_id, period)
+    return {"object": "usage"} | report
 
 
 def balance(deps: Deps, principal: Principal) -> dict[str, Any]:

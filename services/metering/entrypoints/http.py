@@ -11,12 +11,14 @@ import csv
 import hmac
 import io
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -72,6 +74,33 @@ def _csv(rows: list[dict[str, Any]]) -> Response:
         writer.writeheader()
         writer.writerows(rows)
     return Response(out.getvalue(), media_type="text/csv")
+
+
+def _parquet(rows: list[dict[str, Any]]) -> Response:
+    """Typed columns: ``period`` a date, counts and nano-USD amounts int64, the rest strings."""
+    columns: dict[str, pa.Array] = {}
+    for name in rows[0] if rows else []:
+        values = [row[name] for row in rows]
+        if name == "period":
+            columns[name] = pa.array([date.fromisoformat(v) for v in values], pa.date32())
+        elif all(isinstance(v, int) for v in values):
+            columns[name] = pa.array(values, pa.int64())
+        else:
+            columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
+    out = io.BytesIO()
+    pq.write_table(pa.table(columns), out)
+    return Response(
+        out.getvalue(),
+        media_type="application/vnd.apache.parquet",
+        headers={"content-disposition": 'attachment; filename="finance.parquet"'},
+    )
+
+
+EXPORTS: dict[str, Callable[[dict[str, Any]], Response]] = {
+    "json": _json,
+    "csv": lambda report: _csv(report["rows"]),
+    "parquet": lambda report: _parquet(report["rows"]),
+}
 
 
 def create_app(settings: MeteringSettings | None = None) -> FastAPI:
@@ -172,10 +201,12 @@ def create_app(settings: MeteringSettings | None = None) -> FastAPI:
         start, end = _period(request)
         group_by = [g for g in request.query_params.get("group_by", "day").split(",") if g]
         fmt = request.query_params.get("format", "json")
-        if fmt not in ("json", "csv"):
-            raise ApiError(400, "invalid_request_error", "format must be json or csv.", "format")
+        if fmt not in EXPORTS:
+            raise ApiError(
+                400, "invalid_request_error", "format must be json, csv or parquet.", "format"
+            )
         report = await ch.run(lambda c: reports.finance(c, start, end, group_by))
-        return _csv(report["rows"]) if fmt == "csv" else _json(report)
+        return EXPORTS[fmt](report)
 
     @app.get("/v1/reconcile")
     async def reconcile(request: Request) -> Response:

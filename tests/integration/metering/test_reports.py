@@ -9,10 +9,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.integration.billing.test_money_path import expected_cost_nano, tollway
@@ -68,7 +71,7 @@ async def _spend(billing: ServiceProcess, gateway: ServiceProcess) -> tuple[str,
 
 
 async def test_lookup_usage_finance_and_reconcile_agree_with_billing(
-    billing: ServiceProcess, gateway: ServiceProcess, metering: ServiceProcess
+    billing: ServiceProcess, gateway: ServiceProcess, metering: ServiceProcess, tmp_path: Path
 ) -> None:
     account, replies = await _spend(billing, gateway)
     costs = [expected_cost_nano(usage) for _, usage in replies]
@@ -89,6 +92,31 @@ async def test_lookup_usage_finance_and_reconcile_agree_with_billing(
     rows = await eventually(usage, lambda r: sum(x["requests"] for x in r) == 4, what="usage")
     assert sum(r["cost_nano"] for r in rows) == sum(costs)
 
+    # The key holder sees the same rows through the gateway, for their own account only.
+    secret = tollway(billing, "keys", "create", account)["secret"]
+    other = tollway(billing, "accounts", "create", "Someone else")["account_id"]
+    other_secret = tollway(billing, "keys", "create", other)["secret"]
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+
+        async def own(key: str) -> httpx.Response:
+            return await http.get("/v1/usage", headers={"authorization": f"Bearer {key}"})
+
+        mine = await eventually(lambda: own(secret), lambda r: r.status_code == 200, what="key")
+        assert mine.json()["account_id"] == account and mine.json()["data"] == rows
+        theirs = await eventually(
+            lambda: own(other_secret), lambda r: r.status_code == 200, what="other key"
+        )
+        assert theirs.json()["account_id"] == other and theirs.json()["data"] == []
+        bad = await http.get(
+            "/v1/usage",
+            params={"from": "2026-11-02", "to": "2026-11-01"},
+            headers={"authorization": f"Bearer {secret}"},
+        )
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "from"
+        assert bad.json()["error"]["request_id"] == bad.headers["x-request-id"]
+        anonymous = await http.get("/v1/usage")
+        assert anonymous.status_code == 401
+
     report = (await _get(metering, "/v1/reports/finance", group_by="account")).json()
     mine = next(r for r in report["rows"] if r["account_id"] == account)
     assert mine["revenue_nano"] == sum(costs)
@@ -101,6 +129,18 @@ async def test_lookup_usage_finance_and_reconcile_agree_with_billing(
     ).text
     header = next(csv.reader(io.StringIO(exported)))
     assert {"period", "model", "revenue_nano", "requests"} <= set(header)
+
+    parquet = await _get(metering, "/v1/reports/finance", group_by="account", format="parquet")
+    table = pq.read_table(io.BytesIO(parquet.content))
+    assert table.schema.field("revenue_nano").type == pa.int64()
+    mine_pq = [r for r in table.to_pylist() if r["account_id"] == account]
+    assert mine_pq == [mine]
+    saved = tmp_path / "finance.parquet"
+    written = metering_cli(
+        metering, "report", "finance", "--group-by", "day", "--format", "parquet", "-o", str(saved)
+    )
+    assert written.returncode == 0, written.stderr
+    assert pq.read_table(saved).schema.field("period").type == pa.date32()
 
     done = metering_cli(metering, "reconcile", "--account", account)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -1,0 +1,63 @@
+"""The metering service's usage report, fetched for a key holder's own account.
+
+Metering owns ClickHouse; the gateway owns key authentication. ``GET /v1/usage``
+on the gateway authenticates the key, then asks metering for that key's account
+only, with the admin token the two services share. The account id never comes
+from the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+
+from ..errors import BadRequest, UsageUnavailable
+
+__all__ = ["UsageReports"]
+
+
+class UsageReports:
+    def __init__(
+        self,
+        base_url: str,
+        admin_token: str,
+        timeout_s: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"authorization": f"Bearer {admin_token}"},
+            timeout=timeout_s,
+            transport=transport,
+        )
+
+    async def usage(self, account_id: str, period: dict[str, str]) -> dict[str, Any]:
+        try:
+            response = await self._client.get(f"/v1/usage/{account_id}", params=period)
+        except httpx.HTTPError:
+            raise UsageUnavailable(
+                "Usage reports are unavailable right now (metering is unreachable); "
+                "requests are still served and recorded. Try again shortly.",
+                headers={"Retry-After": "5"},
+            ) from None
+        try:
+            body: dict[str, Any] = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            body = {}
+        if response.status_code == 400:
+            error = body.get("error") or {}
+            raise BadRequest(
+                str(error.get("message") or "Bad usage query."), param=error.get("param")
+            )
+        if response.status_code != 200 or "data" not in body:
+            raise UsageUnavailable(
+                f"Usage reports failed upstream of the gateway (metering answered "
+                f"{response.status_code}).",
+                headers={"Retry-After": "5"},
+            )
+        return body
+
+    async def close(self) -> None:
+        await self._client.aclose()
