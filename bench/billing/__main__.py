@@ -57,7 +57,8 @@ PRICE = PriceVersion(
 )
 
 
-def _pair(n: int, account: str, at: datetime, completion: int = 50) -> list[Event]:
+def _pair(n: int, account: str, at: datetime, seq: int, completion: int = 50) -> list[Event]:
+    """A request's two events, numbered ``seq + 1`` and ``seq + 2`` as one gateway would."""
     common = {
         "request_id": f"r{n}",
         "account_id": account,
@@ -68,9 +69,18 @@ def _pair(n: int, account: str, at: datetime, completion: int = 50) -> list[Even
         "stream": False,
     }
     return [
-        RequestStarted(**common, max_tokens=100, prompt_tokens_estimate=100, occurred_at=at),
+        RequestStarted(
+            **common,
+            max_tokens=100,
+            prompt_tokens_estimate=100,
+            occurred_at=at,
+            producer="bench-gateway",
+            producer_seq=seq + 1,
+        ),
         RequestCompleted(
             **common,
+            producer="bench-gateway",
+            producer_seq=seq + 2,
             started_at=at,
             status="succeeded",
             http_status=200,
@@ -128,7 +138,9 @@ async def throughput(bootstrap: str, events: int, accounts: int) -> dict[str, An
         [
             (names[n % accounts], e)
             for n in range(pairs)
-            for e in _pair(n, names[n % accounts], now + timedelta(microseconds=n))
+            for e in _pair(
+                n, names[n % accounts], now + timedelta(microseconds=n), 2 * (n // accounts)
+            )
         ],
     )
     await producer.stop()
@@ -193,7 +205,7 @@ async def block_latency(bootstrap: str, trials: int) -> dict[str, Any]:
             )
             await _wait_status(reader, account, "active")
             # 10 USD at 2 USD per 1M output tokens: 5M output tokens exhausts it
-            started, completed = _pair(trial, account, now, completion=6_000_000)
+            started, completed = _pair(trial, account, now, 0, completion=6_000_000)
             await _produce(producer, REQUESTS.name, [(account, started)])
             t0 = time.perf_counter()
             await _produce(producer, REQUESTS.name, [(account, completed)])

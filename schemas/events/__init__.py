@@ -4,7 +4,7 @@ from ._base import Event, UnknownEventError, decode_event, encode_event, event_m
 from .accounts import AccountStatus, AccountStatusChanged, Plan
 from .alerts import BalanceLow
 from .api_keys import KEY_PREFIX_LENGTH, ApiKeyRecorded, ApiKeyStatus
-from .billing_state import AccountSnapshot, CommandResult, Hold
+from .billing_state import AccountSnapshot, CommandResult, Hold, ProducerStream
 from .commands import (
     AdjustBalance,
     CreateAccount,
@@ -38,6 +38,7 @@ __all__ = [
     "ModelPriced",
     "Plan",
     "PriceVersion",
+    "ProducerStream",
     "ReactivateAccount",
     "RequestCompleted",
     "RequestStarted",

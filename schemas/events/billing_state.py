@@ -19,7 +19,7 @@ from ._base import Event
 from .accounts import AccountStatus, Plan
 from .api_keys import ApiKeyRecorded
 
-__all__ = ["AccountSnapshot", "CommandResult", "Hold"]
+__all__ = ["AccountSnapshot", "CommandResult", "Hold", "ProducerStream"]
 
 
 class Hold(BaseModel):
@@ -27,6 +27,18 @@ class Hold(BaseModel):
 
     amount_nano: NonNegativeNanoUSD
     placed_at: AwareDatetime
+
+
+class ProducerStream(BaseModel):
+    """How far billing has applied one gateway process's events for an account."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The next producer_seq expected; every lower one was applied or is in ``missing``.
+    next_seq: int = Field(ge=1)
+    #: Lower numbers not seen yet (an event overtaken by a later one): applied when they come.
+    missing: tuple[int, ...] = ()
+    last_seen: AwareDatetime
 
 
 class AccountSnapshot(Event):
@@ -47,6 +59,9 @@ class AccountSnapshot(Event):
     keys: dict[str, ApiKeyRecorded]
     #: Idempotency keys of applied commands and ids of charged requests, with when.
     applied: dict[str, AwareDatetime]
+    #: Per gateway process, which of its request events were applied (the dedup of request
+    #: events that carry producer and producer_seq; ``applied`` holds the others).
+    streams: dict[str, ProducerStream] = {}
     #: Ledger entries written so far (their entry_ids count from here).
     entries: int = Field(ge=0)
     #: Low-balance thresholds already alerted (re-armed when the balance rises above).

@@ -28,6 +28,7 @@ from schemas.events import (
     LedgerEntryKind,
     LedgerEntryRecorded,
     Plan,
+    ProducerStream,
 )
 
 from .pricing import Charge, div_half_even
@@ -38,6 +39,39 @@ __all__ = ["AccountState", "Rejected"]
 
 class Rejected(ValueError):
     """A command that cannot apply; the message is the reason an operator reads."""
+
+
+#: Overtaken events remembered per gateway process; beyond this the oldest gaps are
+#: given up on (an event that far behind would be dropped as a copy).
+MAX_MISSING = 1000
+
+
+@dataclass
+class Stream:
+    """One gateway process's request events for this account, by producer_seq."""
+
+    next_seq: int
+    last_seen: datetime
+    missing: set[int] = field(default_factory=set)
+
+    def accept(self, seq: int, now: datetime) -> bool:
+        """True the first time ``seq`` comes, False for a copy."""
+        self.last_seen = max(self.last_seen, now)
+        if seq >= self.next_seq:
+            self.missing.update(range(max(self.next_seq, seq - MAX_MISSING), seq))
+            self.next_seq = seq + 1
+            if len(self.missing) > MAX_MISSING:
+                self.missing = set(sorted(self.missing)[-MAX_MISSING:])
+            return True
+        if seq in self.missing:
+            self.missing.discard(seq)
+            return True
+        return False
+
+    def record(self) -> ProducerStream:
+        return ProducerStream(
+            next_seq=self.next_seq, missing=tuple(sorted(self.missing)), last_seen=self.last_seen
+        )
 
 
 @dataclass
@@ -55,6 +89,7 @@ class AccountState:
     sequence: int = 0
     keys: dict[str, ApiKeyRecorded] = field(default_factory=dict)
     applied: dict[str, datetime] = field(default_factory=dict)
+    streams: dict[str, Stream] = field(default_factory=dict)
     entries: int = 0
     alerted: set[str] = field(default_factory=set)
 
@@ -100,6 +135,17 @@ class AccountState:
 
     def seen(self, key: str) -> bool:
         return key in self.applied
+
+    def first_delivery(self, producer: str, seq: int, now: datetime, rules: Rules) -> bool:
+        """Whether this (producer, seq) request event is new. State is O(gateway processes)
+        per account, not O(requests): a stream unseen for the dedup window is forgotten."""
+        stream = self.streams.get(producer)
+        if stream is None:
+            horizon = now - rules.dedup_window
+            for name in [n for n, s in self.streams.items() if s.last_seen < horizon]:
+                del self.streams[name]
+            stream = self.streams[producer] = Stream(next_seq=1, last_seen=now)
+        return stream.accept(seq, now)
 
     # -- money ----------------------------------------------------------------------------
 
@@ -173,7 +219,7 @@ class AccountState:
         ]
 
     def hold(self, request_id: str, amount: int, now: datetime) -> None:
-        if request_id not in self.holds and not self.seen(request_id):
+        if request_id not in self.holds:
             self.holds[request_id] = Hold(amount_nano=amount, placed_at=now)
 
     def charge(
@@ -184,10 +230,13 @@ class AccountState:
         tokens: int,
         cause: Event,
         now: datetime,
+        remember: bool = True,
     ) -> list[Event]:
-        """Release the request's hold and charge its exact cost, once."""
+        """Release the request's hold and charge its exact cost. ``remember`` keeps the
+        request id for the dedup window (for events that carry no producer sequence)."""
         self.holds.pop(request_id, None)
-        self.applied[request_id] = now
+        if remember:
+            self.applied[request_id] = now
         self.month_tokens += tokens
         if charge is None or charge.total_nano == 0:
             return []
@@ -294,6 +343,7 @@ class AccountState:
             sequence=self.sequence,
             keys=dict(self.keys),
             applied=dict(self.applied),
+            streams={name: s.record() for name, s in self.streams.items()},
             entries=self.entries,
             alerted=tuple(sorted(self.alerted)),
         )
@@ -314,6 +364,10 @@ class AccountState:
             sequence=snap.sequence,
             keys=dict(snap.keys),
             applied=dict(snap.applied),
+            streams={
+                name: Stream(s.next_seq, s.last_seen, set(s.missing))
+                for name, s in snap.streams.items()
+            },
             entries=snap.entries,
             alerted=set(snap.alerted),
         )

@@ -83,10 +83,20 @@ class Engine:
             raise Unroutable(f"unknown account {event.account_id!r}")
         state.advance(event.occurred_at, self.rules)
         self._touched[state.account_id] = event.occurred_at
+        # Priced first: an event that cannot apply must not be marked as applied.
+        price = self._price(
+            event.model,
+            event.occurred_at if isinstance(event, RequestStarted) else event.started_at,
+        )
+        remember = event.producer is None or event.producer_seq is None
+        if not remember:
+            if not state.first_delivery(
+                str(event.producer), int(event.producer_seq or 0), event.occurred_at, self.rules
+            ):
+                return []  # a copy of an event already applied: charged once
+        elif state.seen(event.request_id):
+            return []  # an unsequenced copy, found by request id
         if isinstance(event, RequestStarted):
-            if state.seen(event.request_id):
-                return []
-            price = self._price(event.model, event.occurred_at)
             cap = event.max_tokens or self.rules.default_max_output_tokens
             state.hold(
                 event.request_id,
@@ -94,10 +104,8 @@ class Engine:
                 event.occurred_at,
             )
             return []
-        if state.seen(event.request_id):
-            return []  # a second request.completed for a request: charged once
         charge = price_charge(
-            self._price(event.model, event.started_at),
+            price,
             event.prompt_tokens,
             event.completion_tokens,
             event.cache_read_tokens,
@@ -105,7 +113,13 @@ class Engine:
         )
         tokens = event.prompt_tokens + event.completion_tokens
         entries = state.charge(
-            event.request_id, charge, event.model, tokens, event, event.occurred_at
+            event.request_id,
+            charge,
+            event.model,
+            tokens,
+            event,
+            event.occurred_at,
+            remember=remember,
         )
         return [(LEDGER, state.account_id, e) for e in entries]
 

@@ -8,9 +8,12 @@ then direct sends resume. The spool survives restarts: a gateway that starts
 with a non-empty spool drains it first.
 
 What can be lost: events still in the in-memory queue when the process is
-killed with SIGKILL (a few milliseconds' worth). Consumers drop duplicates by
-event_id, so a chunk re-sent after a crash between send and cursor update is
-harmless.
+killed with SIGKILL (a few milliseconds' worth). Copies are harmless: a chunk
+re-sent after a crash between send and cursor update, or a batch re-sent after
+a timeout that had in fact reached Kafka. Each event is stamped with this
+process's ``producer`` id and a per-account ``producer_seq``; billing drops
+copies by those (keeping a few numbers per gateway process, not every request
+id), metering by event_id.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections import deque
 
 from aiokafka import AIOKafkaProducer
 
-from schemas.events import Event, encode_event
+from schemas.events import Event, encode_event, new_id
 from schemas.topics import REQUESTS
 
 from .spool import Spool, SpoolRecord
@@ -55,10 +58,16 @@ class EventSink:
         self._closing = False
         self.degraded = not spool.empty
         self.sent = 0
+        #: This process's name on its events; copies of an event repeat it and its number.
+        self.producer = "gw_" + new_id().replace("-", "")
+        self._seqs: dict[str, int] = {}
 
     # -- the hot path ---------------------------------------------------------------
 
     def emit(self, event: Event, key: str) -> None:
+        """Queue ``event`` (a request event) for the partition of ``key`` (its account)."""
+        seq = self._seqs[key] = self._seqs.get(key, 0) + 1
+        event = event.model_copy(update={"producer": self.producer, "producer_seq": seq})
         value, headers = encode_event(event)
         self._queue.append(
             SpoolRecord(REQUESTS.name, key.encode(), value, tuple(headers), time.time())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from random import Random
 
 import orjson
 import pytest
@@ -25,6 +26,7 @@ from schemas.events import (
     encode_event,
 )
 from schemas.money import NANO_PER_USD
+from services.billing.domain.account import AccountState, Stream
 from services.billing.domain.pricing import PriceBook
 from services.billing.domain.rules import Rules
 from services.billing.service_layer.engine import Engine, Unroutable
@@ -54,8 +56,16 @@ def _create(at: datetime = T0, **plan: object) -> CreateAccount:
 
 
 def _request(
-    n: int, at: datetime, prompt: int = 1000, completion: int = 500, cached: int = 0
+    n: int,
+    at: datetime,
+    prompt: int = 1000,
+    completion: int = 500,
+    cached: int = 0,
+    producer: str | None = None,
+    seq: int = 0,
 ) -> tuple[RequestStarted, RequestCompleted]:
+    """A request's two events; with ``producer``, numbered ``seq + 1`` and ``seq + 2``."""
+    stamp = lambda k: {"producer": producer, "producer_seq": seq + k} if producer else {}  # noqa: E731
     common = {
         "request_id": f"r{n}",
         "account_id": "a",
@@ -66,10 +76,11 @@ def _request(
         "stream": False,
     }
     started = RequestStarted(
-        **common, max_tokens=500, prompt_tokens_estimate=prompt, occurred_at=at
+        **common, **stamp(1), max_tokens=500, prompt_tokens_estimate=prompt, occurred_at=at
     )
     done = RequestCompleted(
         **common,
+        **stamp(2),
         started_at=at,
         status="succeeded",
         http_status=200,
@@ -261,6 +272,7 @@ def test_price_changes_never_reprice_requests_started_before() -> None:
 
 def _log(draw: st.DrawFn) -> list[Event]:
     events: list[Event] = [_create()]
+    seqs = {"gw1": 0, "gw2": 0}
     for i in range(draw(st.integers(min_value=1, max_value=30))):
         at = T0 + timedelta(minutes=i)
         kind = draw(st.sampled_from(["top_up", "adjust", "request", "dup"]))
@@ -286,7 +298,13 @@ def _log(draw: st.DrawFn) -> list[Event]:
                 )
             )
         elif kind == "request":
-            events.extend(_request(i, at, draw(st.integers(0, 10**5)), draw(st.integers(0, 10**4))))
+            producer = draw(st.sampled_from([None, "gw1", "gw2"]))
+            prompt, completion = draw(st.integers(0, 10**5)), draw(st.integers(0, 10**4))
+            if producer is None:
+                events.extend(_request(i, at, prompt, completion))
+            else:
+                events.extend(_request(i, at, prompt, completion, 0, producer, seqs[producer]))
+                seqs[producer] += 2
         elif len(events) > 1:
             events.append(events[draw(st.integers(1, len(events) - 1))])  # a duplicate
     return events
@@ -402,3 +420,70 @@ def test_ids_older_than_the_dedup_window_are_forgotten_and_recent_ones_kept() ->
     _run(engine, list(_request(3, T0 + timedelta(days=9), prompt=10, completion=10)))
     assert "r1" not in state.applied and "t" not in state.applied
     assert {"r2", "r3"} <= set(state.applied)
+
+
+# -- request events numbered per gateway process -----------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.permutations(range(1, 41)), st.lists(st.integers(1, 40), max_size=40), st.randoms())
+def test_a_stream_accepts_each_number_once_in_any_order(
+    order: list[int], copies: list[int], rnd: Random
+) -> None:
+    deliveries = order + copies
+    rnd.shuffle(deliveries)
+    stream = Stream(next_seq=1, last_seen=T0)
+    accepted = [seq for seq in deliveries if stream.accept(seq, T0)]
+    assert sorted(accepted) == list(range(1, 41))
+    assert not stream.missing and stream.next_seq == 41
+
+
+def test_snapshots_stay_small_however_many_sequenced_requests_an_account_makes() -> None:
+    engine = _engine()
+    _run(
+        engine,
+        [
+            _create(),
+            TopUp(
+                account_id="a", amount_nano=100 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
+            ),
+        ],
+    )
+    sizes = []
+    for batch in range(3):
+        events: list[Event] = []
+        for n in range(batch * 2000, (batch + 1) * 2000):
+            events.extend(_request(n, T0, 10, 10, 0, "gw1", 2 * n))
+        _run(engine, events)
+        sizes.append(len(encode_event(engine.accounts["a"].snapshot(T0))[0]))
+    # O(gateway processes), not O(requests): only a few more digits after 4,000 more requests.
+    assert sizes[-1] - sizes[0] < 20 and sizes[-1] < 2_000
+    charges = [
+        e
+        for e in _run(engine, list(_request(5, T0, 10, 10, 0, "gw1", 10)))
+        if isinstance(e, LedgerEntryRecorded)
+    ]
+    assert charges == []  # an old copy, long after: still charged once
+
+
+def test_sequenced_copies_are_dropped_after_a_restore_and_other_processes_still_count() -> None:
+    engine = _engine()
+    first = _request(1, T0, 10, 10, 0, "gw1", 0)
+    _run(
+        engine,
+        [
+            _create(),
+            TopUp(
+                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
+            ),
+            *first,
+        ],
+    )
+    restored = _engine()
+    restored.accounts["a"] = AccountState.restore(engine.accounts["a"].snapshot(T0))
+    assert _ledger(_run(restored, list(first))) == []  # the copy, after a restart
+    # Another gateway process numbers from 1 too: its events are not copies.
+    assert len(_ledger(_run(restored, list(_request(2, T0, 10, 10, 0, "gw2", 0))))) == 1
+    old = T0 + timedelta(days=9)  # gw1 unseen for the window: forgotten when a new one comes
+    _run(restored, list(_request(3, old, 10, 10, 0, "gw3", 0)))
+    assert set(restored.accounts["a"].streams) == {"gw3"}
