@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -14,22 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.stack import SERVICES, stack_env
 from tests.support import free_port, wait_until
 
 pytestmark = pytest.mark.integration
-
-SERVICES = ("SIMULATOR", "METERING", "BILLING", "GATEWAY")
-
-
-def _stack_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
-    env |= {
-        "TOLLWAY_DATA_DIR": str(data_dir),
-        "TOLLWAY_KAFKA_PORT": str(free_port()),
-        "TOLLWAY_KAFKA_CONTROLLER_PORT": str(free_port()),
-    }
-    env |= {f"TOLLWAY_{name}_PORT": str(free_port()) for name in SERVICES}
-    return env | extra
 
 
 def _run(env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -71,7 +58,7 @@ def _get(url: str) -> dict[str, object]:
 
 @pytest.fixture
 def running_stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
-    env = _stack_env(tmp_path / "data")
+    env = stack_env(tmp_path / "data")
     proc = subprocess.Popen(
         [sys.executable, "-m", "infra.run"],
         env=env,
@@ -134,7 +121,7 @@ def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> No
 
 def test_unreachable_kafka_is_one_line(tmp_path: Path) -> None:
     dead = free_port()
-    env = _stack_env(
+    env = stack_env(
         tmp_path, KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{dead}", TOLLWAY_KAFKA_WAIT_SECONDS="2"
     )
     _one_line_error(_run(env), f"127.0.0.1:{dead}", "did not answer")
@@ -143,9 +130,7 @@ def test_unreachable_kafka_is_one_line(tmp_path: Path) -> None:
 def test_unwritable_data_folder_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    _one_line_error(
-        _run(_stack_env(blocker / "data")), "cannot use data folder", "TOLLWAY_DATA_DIR"
-    )
+    _one_line_error(_run(stack_env(blocker / "data")), "cannot use data folder", "TOLLWAY_DATA_DIR")
 
 
 def test_port_taken_is_one_line(tmp_path: Path) -> None:
@@ -153,16 +138,16 @@ def test_port_taken_is_one_line(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = _stack_env(tmp_path, TOLLWAY_GATEWAY_PORT=str(port))
+        env = stack_env(tmp_path, TOLLWAY_GATEWAY_PORT=str(port))
         _one_line_error(_run(env), f"port {port}", "TOLLWAY_GATEWAY_PORT")
 
 
 def test_missing_java_is_one_line(tmp_path: Path) -> None:
-    env = _stack_env(tmp_path, PATH=str(tmp_path / "empty-bin"))
+    env = stack_env(tmp_path, PATH=str(tmp_path / "empty-bin"))
     _one_line_error(_run(env), "Java not found")
 
 
 def test_bad_port_value_is_one_line(tmp_path: Path) -> None:
     _one_line_error(
-        _run(_stack_env(tmp_path, TOLLWAY_BILLING_PORT="eighty")), "TOLLWAY_BILLING_PORT"
+        _run(stack_env(tmp_path, TOLLWAY_BILLING_PORT="eighty")), "TOLLWAY_BILLING_PORT"
     )
