@@ -5,10 +5,7 @@ independently, from the shipped catalog's prices and the usage each response rep
 from __future__ import annotations
 
 import time
-import tomllib
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -16,12 +13,12 @@ import httpx
 import openai
 import pytest
 
+from tests.pricing import cost_nano, openai_cost
 from tests.stack import RunningStack
 from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
 
-CATALOG = tomllib.loads((Path(__file__).parents[2] / "infra" / "catalog.toml").read_text())
 FEE_BPS = 500  # the default service fee, deducted from each top-up
 WEATHER = {
     "name": "get_weather",
@@ -32,27 +29,6 @@ WEATHER = {
         "required": ["city"],
     },
 }
-
-
-def _prices(model_or_alias: str) -> dict[str, Decimal]:
-    for model in CATALOG["models"]:
-        if model_or_alias == model["id"] or model_or_alias in model.get("aliases", []):
-            return {k: Decimal(v) for k, v in model["prices"].items()}
-    raise KeyError(model_or_alias)
-
-
-def cost_nano(model: str, uncached_in: int, cached_in: int, out: int) -> int:
-    """USD per 1M tokens = nano-USD per 1,000 tokens; rounded once, half to even."""
-    p = _prices(model)
-    exact = (
-        uncached_in * p["input"] + cached_in * p.get("cache_read", p["input"]) + out * p["output"]
-    ) * 1000
-    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
-
-
-def openai_cost(model: str, usage: Any) -> int:
-    cached = usage.prompt_tokens_details.cached_tokens if usage.prompt_tokens_details else 0
-    return cost_nano(model, usage.prompt_tokens - cached, cached, usage.completion_tokens)
 
 
 class Wallet:

@@ -1,0 +1,230 @@
+"""Real processes killed and restarted, the real broker stopped, under a steady load. Each test
+ends the same way: every request a client saw succeed is charged exactly once, at its priced
+cost; the balance is the top-up minus those charges; metering's reconciliation finds nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from schemas.events import LedgerEntryRecorded, decode_event
+from schemas.topics import LEDGER
+from tests.pricing import openai_cost_of_dict
+from tests.support import eventually, read_all, unique
+
+from .conftest import Cluster
+
+pytestmark = pytest.mark.faults
+
+MODEL = "sim-small"
+TOP_UP_USD = 100
+TOPPED_NANO = TOP_UP_USD * 10**9 * 95 // 100  # the 5% fee is deducted
+
+
+@dataclass
+class Load:
+    """Clients sending a steady mix of streaming and non-streaming chats until stopped."""
+
+    gateway: str
+    secret: str
+    succeeded: dict[str, int] = field(default_factory=dict)  # request_id -> expected cost
+    failed: int = 0
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start(self, clients: int = 4) -> Load:
+        self._tasks = [asyncio.create_task(self._client(n)) for n in range(clients)]
+        return self
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+
+    async def more(self, n: int, timeout: float = 60) -> None:
+        """Wait for ``n`` more successes."""
+        target = len(self.succeeded) + n
+        await eventually(
+            lambda: asyncio.sleep(0, len(self.succeeded)),
+            lambda done: done >= target,
+            timeout=timeout,
+            what=f"{n} more successful requests",
+        )
+
+    async def _client(self, n: int) -> None:
+        headers = {"authorization": f"Bearer {self.secret}"}
+        async with httpx.AsyncClient(base_url=self.gateway, headers=headers, timeout=30) as http:
+            i = 0
+            while not self._stop.is_set():
+                i += 1
+                try:
+                    outcome = await one_request(http, stream=(i + n) % 2 == 0, text=f"{n}-{i}")
+                except httpx.HTTPError:
+                    outcome = None
+                if outcome is None:
+                    self.failed += 1
+                    await asyncio.sleep(0.05)
+                else:
+                    self.succeeded[outcome[0]] = outcome[1]
+
+
+async def one_request(http: httpx.AsyncClient, stream: bool, text: str) -> tuple[str, int] | None:
+    """(request_id, priced cost) of one chat, or None if it did not fully succeed."""
+    body: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 6,
+        "messages": [{"role": "user", "content": f"request {text}"}],
+    }
+    if not stream:
+        response = await http.post("/v1/chat/completions", json=body)
+        if response.status_code != 200:
+            return None
+        return response.headers["x-request-id"], openai_cost_of_dict(
+            MODEL, response.json()["usage"]
+        )
+    body |= {"stream": True, "stream_options": {"include_usage": True}}
+    async with http.stream("POST", "/v1/chat/completions", json=body) as response:
+        if response.status_code != 200:
+            return None
+        usage, done = None, False
+        async for line in response.aiter_lines():
+            if line == "data: [DONE]":
+                done = True
+            elif line.startswith("data: "):
+                usage = orjson.loads(line[6:]).get("usage") or usage
+        if not done or usage is None:
+            return None
+        return response.headers["x-request-id"], openai_cost_of_dict(MODEL, usage)
+
+
+async def tenant(cluster: Cluster) -> tuple[str, str]:
+    account = cluster.cli_json("accounts", "create", unique("faults"))["account_id"]
+    cluster.cli_json("topup", account, str(TOP_UP_USD))
+    secret = cluster.cli_json("keys", "create", account)["secret"]
+    async with httpx.AsyncClient(
+        base_url=cluster["gateway"].url, headers={"authorization": f"Bearer {secret}"}
+    ) as http:
+        await eventually(
+            lambda: http.get("/v1/balance"),
+            lambda r: r.status_code == 200 and r.json()["status"] == "active",
+            what="the key and balance at the gateway",
+        )
+    return account, secret
+
+
+async def charged_exactly_once(
+    cluster: Cluster, account: str, succeeded: dict[str, int], timeout: float = 90
+) -> None:
+    assert succeeded, "no request succeeded"
+    expected = TOPPED_NANO - sum(succeeded.values())
+
+    async def balance() -> int:
+        return int(cluster.cli_json("balance", account)["balance_nano"])
+
+    await eventually(balance, lambda b: b == expected, timeout=timeout, what="the balance")
+    entries = [
+        e
+        for r in await read_all(cluster.broker.bootstrap_servers, LEDGER.name)
+        if isinstance(e := decode_event(r.value), LedgerEntryRecorded)
+        and e.account_id == account
+        and e.kind == "charge"
+    ]
+    counts = Counter(e.request_id for e in entries)
+    assert {rid for rid, n in counts.items() if n > 1} == set(), "a request charged twice"
+    assert set(counts) == set(succeeded), "charges differ from the requests served"
+    assert {e.request_id: -e.amount_nano for e in entries} == succeeded
+
+    async def reconciled() -> str:
+        done = cluster.cli("reconcile", "--account", account)
+        return f"{done.returncode} {done.stdout}{done.stderr}"
+
+    await eventually(
+        reconciled, lambda out: out.startswith("0 "), timeout=timeout, what="reconcile"
+    )
+
+
+async def test_billing_killed_under_load_charges_every_request_once(cluster: Cluster) -> None:
+    account, secret = await tenant(cluster)
+    load = Load(cluster["gateway"].url, secret).start()
+    try:
+        await load.more(20)
+        cluster["billing"].kill()
+        await load.more(20)  # the gateway keeps serving: billing is not on the request path
+        await asyncio.to_thread(cluster.restart, "billing")
+        await load.more(20)
+    finally:
+        await load.stop()
+    await charged_exactly_once(cluster, account, load.succeeded)
+
+
+async def test_metering_killed_under_load_reports_every_request_once(cluster: Cluster) -> None:
+    account, secret = await tenant(cluster)
+    load = Load(cluster["gateway"].url, secret).start()
+    try:
+        await load.more(20)
+        cluster["metering"].kill()
+        await load.more(20)
+        await asyncio.to_thread(cluster.restart, "metering")
+        await load.more(20)
+    finally:
+        await load.stop()
+    await charged_exactly_once(cluster, account, load.succeeded)
+    report = cluster.cli_json("report", "finance", "--group-by", "account")
+    (row,) = [r for r in report["rows"] if r["account_id"] == account]
+    assert row["revenue_nano"] == sum(load.succeeded.values())
+    assert row["requests"] == len(load.succeeded)
+
+
+async def test_broker_down_20s_gateway_keeps_serving_then_everything_catches_up(
+    cluster: Cluster,
+) -> None:
+    account, secret = await tenant(cluster)
+    load = Load(cluster["gateway"].url, secret).start()
+    try:
+        await load.more(20)
+        await asyncio.to_thread(cluster.broker.stop)
+        before = len(load.succeeded)
+        await asyncio.sleep(20)  # the outage itself is the point: its length is the test
+        served_during_outage = len(load.succeeded) - before
+        await asyncio.to_thread(cluster.broker.start)
+        await load.more(20, timeout=90)
+    finally:
+        await load.stop()
+    assert served_during_outage > 20, "the gateway stopped serving while Kafka was down"
+    await charged_exactly_once(cluster, account, load.succeeded, timeout=120)
+
+
+async def test_gateway_killed_with_spooled_events_replays_them_once(cluster: Cluster) -> None:
+    account, secret = await tenant(cluster)
+    succeeded: dict[str, int] = {}
+    gateway = cluster["gateway"]
+    headers = {"authorization": f"Bearer {secret}"}
+    async with httpx.AsyncClient(base_url=gateway.url, headers=headers, timeout=30) as http:
+        for i in range(5):
+            outcome = await one_request(http, stream=i % 2 == 0, text=f"before-{i}")
+            assert outcome is not None
+            succeeded[outcome[0]] = outcome[1]
+        await asyncio.to_thread(cluster.broker.stop)
+        for i in range(10):
+            outcome = await one_request(http, stream=i % 2 == 0, text=f"spooled-{i}")
+            assert outcome is not None
+            succeeded[outcome[0]] = outcome[1]
+
+        async def status() -> dict[str, Any]:
+            return dict((await http.get("/readyz")).json())
+
+        await eventually(
+            status,
+            lambda s: s["events_spooled"] and s["events_queued"] == 0,
+            timeout=30,
+            what="every event in the spool",
+        )
+    gateway.kill()
+    await asyncio.to_thread(cluster.broker.start)
+    await asyncio.to_thread(cluster.restart, "gateway")
+    await charged_exactly_once(cluster, account, succeeded, timeout=120)
