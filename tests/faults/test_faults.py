@@ -13,9 +13,9 @@ import httpx
 import orjson
 import pytest
 
-from schemas.events import LedgerEntryRecorded, decode_event
-from schemas.topics import LEDGER
-from tests.pricing import openai_cost_of_dict
+from schemas.events import LedgerEntryRecorded, RequestCompleted, decode_event
+from schemas.topics import LEDGER, REQUESTS
+from tests.pricing import cost_nano, openai_cost_of_dict
 from tests.support import eventually, read_all, unique
 
 from .conftest import Cluster
@@ -228,3 +228,60 @@ async def test_gateway_killed_with_spooled_events_replays_them_once(cluster: Clu
     await asyncio.to_thread(cluster.broker.start)
     await asyncio.to_thread(cluster.restart, "gateway")
     await charged_exactly_once(cluster, account, succeeded, timeout=120)
+
+
+async def test_upstream_failures_and_client_disconnects_charge_what_was_generated(
+    cluster: Cluster,
+) -> None:
+    account, secret = await tenant(cluster)
+    headers = {"authorization": f"Bearer {secret}"}
+    sim = cluster["simulator"].url
+    async with (
+        httpx.AsyncClient(base_url=sim) as simulator,
+        httpx.AsyncClient(base_url=cluster["gateway"].url, headers=headers, timeout=30) as http,
+    ):
+        await simulator.post("/_sim/faults", json={"mode": "status", "status": 500, "count": 1})
+        await simulator.post("/_sim/faults", json={"mode": "drop", "after_chunks": 3, "count": 2})
+        outcomes = [await one_request(http, stream=True, text=f"fault-{i}") for i in range(4)]
+        await simulator.post("/_sim/faults", json={"mode": "slow", "token_delay_ms": 50})
+        body = {
+            "model": MODEL,
+            "stream": True,
+            "max_tokens": 200,
+            "messages": [{"role": "user", "content": "a long answer, please"}],
+        }
+        async with http.stream("POST", "/v1/chat/completions", json=body) as response:
+            cancelled_id = response.headers["x-request-id"]
+            lines = response.aiter_lines()
+            for _ in range(6):
+                await anext(lines)  # then hang up mid-stream
+        await simulator.delete("/_sim/faults")
+
+    # What the gateway recorded for each request, priced here independently.
+    async def completed() -> dict[str, Any]:
+        events = [
+            decode_event(r.value)
+            for r in await read_all(cluster.broker.bootstrap_servers, REQUESTS.name)
+        ]
+        return {
+            e.request_id: e
+            for e in events
+            if isinstance(e, RequestCompleted) and e.account_id == account
+        }
+
+    ended = await eventually(completed, lambda c: cancelled_id in c and len(c) >= 5, what="events")
+    assert ended[cancelled_id].status == "cancelled"
+    assert 0 < ended[cancelled_id].completion_tokens < 200  # charged for what was generated
+    dropped = [e for e in ended.values() if e.status == "failed" and e.completion_tokens > 0]
+    assert len(dropped) == 2, ended  # two streams cut midway, each charged what it produced
+    served = [o for o in outcomes if o is not None]
+    assert len(served) == 2  # the 500 fails over to the other deployment; two streams are cut
+    expected = {
+        rid: cost_nano(
+            MODEL, e.prompt_tokens - e.cache_read_tokens, e.cache_read_tokens, e.completion_tokens
+        )
+        for rid, e in ended.items()
+        if e.prompt_tokens + e.completion_tokens > 0
+    }
+    assert {rid: cost for rid, cost in served} == {rid: expected[rid] for rid, _ in served}
+    await charged_exactly_once(cluster, account, expected)
