@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
 .PHONY: install run test lint typecheck unit integration schemas kafka bench bench-gateway \
-	bench-billing bench-metering clean
+	bench-billing bench-metering bench-report soak clean
 
 install: .venv/.installed infra/kafka/libs/.complete
 
@@ -59,8 +59,18 @@ bench-billing: install
 bench-metering: install
 	$(PY) -m bench.metering
 
-## All three benchmarks; JSON in bench/results/.
+## All three benchmarks, then one report: bench/results/latest.json and latest.md.
 bench: bench-gateway bench-billing bench-metering
+	$(PY) -m bench.report
+
+## Five minutes of steady mixed load on the whole stack; then no lost or doubled charge,
+## flat memory (RSS curve), lag back to zero. Writes bench/results/soak.json.
+soak: install
+	$(PY) -m bench.soak
+
+## Rebuild the report from whichever benchmark JSON files exist.
+bench-report: .venv/.installed
+	$(PY) -m bench.report
 
 ## Regenerate schemas/jsonschema/ after changing an event model.
 schemas: .venv/.installed
