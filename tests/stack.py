@@ -16,7 +16,7 @@ from typing import Any
 
 from tests.support import free_port
 
-__all__ = ["SERVICES", "RunningStack", "stack_env"]
+__all__ = ["SERVICES", "RunningStack", "stack_env", "tollway_cli"]
 
 SERVICES = ("SIMULATOR", "METERING", "BILLING", "GATEWAY")
 
@@ -30,6 +30,26 @@ def stack_env(data_dir: Path, **extra: str) -> dict[str, str]:
     }
     env |= {f"TOLLWAY_{name}_PORT": str(free_port()) for name in SERVICES}
     return env | extra
+
+
+def tollway_cli(
+    admin_url: str, metering_url: str, token: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``tollway`` CLI against these APIs."""
+    env = {
+        **os.environ,
+        "TOLLWAY_ADMIN_URL": admin_url,
+        "TOLLWAY_METERING_URL": metering_url,
+        "TOLLWAY_ADMIN_TOKEN": token,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 class RunningStack:
@@ -91,20 +111,7 @@ class RunningStack:
 
     def cli(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         """``tollway ARGS`` against this stack, as an operator would run it."""
-        env = {
-            **os.environ,
-            "TOLLWAY_ADMIN_URL": self.url("billing"),
-            "TOLLWAY_METERING_URL": self.url("metering"),
-            "TOLLWAY_ADMIN_TOKEN": self.admin_token,
-        }
-        done = subprocess.run(
-            [sys.executable, "-m", "services.cli", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = tollway_cli(self.url("billing"), self.url("metering"), self.admin_token, *args)
         if ok:
             assert done.returncode == 0, done.stdout + done.stderr
         return done

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import uvloop
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -32,7 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bench.procinfo import rss_mb
 from schemas.events import LedgerEntryRecorded, decode_event
 from schemas.topics import LEDGER, REQUESTS
-from tests.pricing import openai_cost_of_dict
+from tests.load import chat_once
 from tests.stack import RunningStack
 from tests.support import read_all
 
@@ -58,38 +57,6 @@ def _service_pids(stack_pid: int) -> dict[str, int]:
         if "kafka.Kafka" in cmd:
             found["kafka"] = int(stat.parent.name)
     return found
-
-
-async def _one(
-    http: httpx.AsyncClient, secret: str, stream: bool, n: int
-) -> tuple[str, int] | None:
-    body: dict[str, Any] = {
-        "model": MODEL,
-        "max_tokens": 8,
-        "messages": [{"role": "user", "content": f"soak request {n}"}],
-    }
-    headers = {"authorization": f"Bearer {secret}"}
-    try:
-        if not stream:
-            r = await http.post("/v1/chat/completions", json=body, headers=headers)
-            if r.status_code != 200:
-                return None
-            return r.headers["x-request-id"], openai_cost_of_dict(MODEL, r.json()["usage"])
-        body |= {"stream": True, "stream_options": {"include_usage": True}}
-        async with http.stream("POST", "/v1/chat/completions", json=body, headers=headers) as r:
-            if r.status_code != 200:
-                return None
-            usage, done = None, False
-            async for line in r.aiter_lines():
-                if line == "data: [DONE]":
-                    done = True
-                elif line.startswith("data: "):
-                    usage = orjson.loads(line[6:]).get("usage") or usage
-            if not done or usage is None:
-                return None
-            return r.headers["x-request-id"], openai_cost_of_dict(MODEL, usage)
-    except httpx.HTTPError:
-        return None
 
 
 async def _lag(bootstrap: str) -> dict[str, int]:
@@ -171,7 +138,9 @@ async def _drive(
 
         async def fire(account: str, secret: str, stream: bool, n: int) -> None:
             nonlocal failed
-            outcome = await _one(http, secret, stream, n)
+            outcome = await chat_once(
+                http, MODEL, stream, f"soak {n}", {"authorization": f"Bearer {secret}"}, 8
+            )
             if outcome is None:
                 failed += 1
             else:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 from infra.kafka.broker import KafkaBroker
 from infra.kafka.topics import ensure_topics
 from tests.processes import ServiceProcess
+from tests.stack import tollway_cli
 from tests.support import free_port
 
 ADMIN_TOKEN = "faults-admin-token"
@@ -37,20 +36,7 @@ class Cluster:
         self.services[name].start(health=_HEALTH[name])
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "TOLLWAY_ADMIN_URL": self["billing"].url,
-            "TOLLWAY_METERING_URL": self["metering"].url,
-            "TOLLWAY_ADMIN_TOKEN": ADMIN_TOKEN,
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "services.cli", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return tollway_cli(self["billing"].url, self["metering"].url, ADMIN_TOKEN, *args)
 
     def cli_json(self, *args: str) -> dict[str, Any]:
         done = self.cli(*args, "--json")

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from schemas.events import LedgerEntryRecorded, RequestCompleted, decode_event
 from schemas.topics import LEDGER, REQUESTS
-from tests.pricing import cost_nano, openai_cost_of_dict
+from tests.load import chat_once
+from tests.pricing import cost_nano
 from tests.support import eventually, read_all, unique
 
 from .conftest import Cluster
@@ -62,44 +62,12 @@ class Load:
             i = 0
             while not self._stop.is_set():
                 i += 1
-                try:
-                    outcome = await one_request(http, stream=(i + n) % 2 == 0, text=f"{n}-{i}")
-                except httpx.HTTPError:
-                    outcome = None
+                outcome = await chat_once(http, MODEL, (i + n) % 2 == 0, f"{n}-{i}")
                 if outcome is None:
                     self.failed += 1
                     await asyncio.sleep(0.05)
                 else:
                     self.succeeded[outcome[0]] = outcome[1]
-
-
-async def one_request(http: httpx.AsyncClient, stream: bool, text: str) -> tuple[str, int] | None:
-    """(request_id, priced cost) of one chat, or None if it did not fully succeed."""
-    body: dict[str, Any] = {
-        "model": MODEL,
-        "max_tokens": 6,
-        "messages": [{"role": "user", "content": f"request {text}"}],
-    }
-    if not stream:
-        response = await http.post("/v1/chat/completions", json=body)
-        if response.status_code != 200:
-            return None
-        return response.headers["x-request-id"], openai_cost_of_dict(
-            MODEL, response.json()["usage"]
-        )
-    body |= {"stream": True, "stream_options": {"include_usage": True}}
-    async with http.stream("POST", "/v1/chat/completions", json=body) as response:
-        if response.status_code != 200:
-            return None
-        usage, done = None, False
-        async for line in response.aiter_lines():
-            if line == "data: [DONE]":
-                done = True
-            elif line.startswith("data: "):
-                usage = orjson.loads(line[6:]).get("usage") or usage
-        if not done or usage is None:
-            return None
-        return response.headers["x-request-id"], openai_cost_of_dict(MODEL, usage)
 
 
 async def tenant(cluster: Cluster) -> tuple[str, str]:
@@ -206,12 +174,12 @@ async def test_gateway_killed_with_spooled_events_replays_them_once(cluster: Clu
     headers = {"authorization": f"Bearer {secret}"}
     async with httpx.AsyncClient(base_url=gateway.url, headers=headers, timeout=30) as http:
         for i in range(5):
-            outcome = await one_request(http, stream=i % 2 == 0, text=f"before-{i}")
+            outcome = await chat_once(http, MODEL, i % 2 == 0, f"before-{i}")
             assert outcome is not None
             succeeded[outcome[0]] = outcome[1]
         await asyncio.to_thread(cluster.broker.stop)
         for i in range(10):
-            outcome = await one_request(http, stream=i % 2 == 0, text=f"spooled-{i}")
+            outcome = await chat_once(http, MODEL, i % 2 == 0, f"spooled-{i}")
             assert outcome is not None
             succeeded[outcome[0]] = outcome[1]
 
@@ -242,7 +210,7 @@ async def test_upstream_failures_and_client_disconnects_charge_what_was_generate
     ):
         await simulator.post("/_sim/faults", json={"mode": "status", "status": 500, "count": 1})
         await simulator.post("/_sim/faults", json={"mode": "drop", "after_chunks": 3, "count": 2})
-        outcomes = [await one_request(http, stream=True, text=f"fault-{i}") for i in range(4)]
+        outcomes = [await chat_once(http, MODEL, True, f"fault-{i}") for i in range(4)]
         await simulator.post("/_sim/faults", json={"mode": "slow", "token_delay_ms": 50})
         body = {
             "model": MODEL,
