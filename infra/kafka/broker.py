@@ -207,8 +207,8 @@ class KafkaBroker:
                     f"-Dlog4j2.configurationFile={HERE / 'log4j2.properties'}",
                     "kafka.tools.StorageTool",
                     "format",
-                    "-t",
-                    _cluster_id(),
+                    # One token: an id starting with "-" (1 in 64) would read as a flag.
+                    f"--cluster-id={_cluster_id()}",
                     "-c",
                     str(props),
                 ],
