@@ -33,15 +33,13 @@ def stack_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def tollway_cli(
-    admin_url: str, metering_url: str, token: str, *args: str
+    admin_url: str | None, metering_url: str | None, token: str, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    """Run the ``tollway`` CLI against these APIs."""
-    env = {
-        **os.environ,
-        "TOLLWAY_ADMIN_URL": admin_url,
-        "TOLLWAY_METERING_URL": metering_url,
-        "TOLLWAY_ADMIN_TOKEN": token,
-    }
+    """Run the ``tollway`` CLI against these APIs (None: the CLI's own default)."""
+    env = {**os.environ, "TOLLWAY_ADMIN_TOKEN": token}
+    for name, url in (("TOLLWAY_ADMIN_URL", admin_url), ("TOLLWAY_METERING_URL", metering_url)):
+        if url is not None:
+            env[name] = url
     return subprocess.run(
         [sys.executable, "-m", "services.cli", *args],
         env=env,

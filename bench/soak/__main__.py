@@ -33,7 +33,7 @@ from schemas.events import LedgerEntryRecorded, decode_event
 from schemas.topics import LEDGER, REQUESTS
 from tests.load import chat_once
 from tests.stack import RunningStack
-from tests.support import read_all
+from tests.support import partitions_of, read_all
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 MODEL = "sim-small"
@@ -66,15 +66,8 @@ async def _lag(bootstrap: str) -> dict[str, int]:
     await consumer.start()
     try:
         partitions = [
-            TopicPartition(REQUESTS.name, p)
-            for p in consumer.partitions_for_topic(REQUESTS.name) or []
+            TopicPartition(REQUESTS.name, p) for p in await partitions_of(bootstrap, REQUESTS.name)
         ]
-        if not partitions:
-            await consumer.topics()
-            partitions = [
-                TopicPartition(REQUESTS.name, p)
-                for p in consumer.partitions_for_topic(REQUESTS.name) or []
-            ]
         ends = await consumer.end_offsets(partitions)
         lag = {}
         for group in GROUPS:

@@ -17,7 +17,18 @@ UsageSource = Literal["upstream", "estimated"]
 _Tokens = Field(ge=0, strict=True)
 
 
-class RequestStarted(Event):
+class _Stamped(Event):
+    """What the gateway's event writer adds to each request event it sends."""
+
+    #: The gateway process that wrote this event (a fresh id each process start) and the
+    #: event's number among that process's events for this account: 1, 2, 3… Copies of an
+    #: event (a spool chunk re-sent after a crash) repeat both, so consumers can drop them
+    #: without remembering every request id. Absent on events from other writers.
+    producer: str | None = Field(default=None, min_length=1, max_length=64)
+    producer_seq: int | None = Field(default=None, ge=1, strict=True)
+
+
+class RequestStarted(_Stamped):
     """Admitted and about to call the upstream. Billing places a hold on it."""
 
     TYPE: ClassVar[str] = "request.started"
@@ -32,15 +43,9 @@ class RequestStarted(Event):
     stream: bool
     max_tokens: int | None = Field(default=None, ge=0, strict=True)
     prompt_tokens_estimate: int = _Tokens
-    #: The gateway process that wrote this event (a fresh id each process start) and the
-    #: event's number among that process's events for this account: 1, 2, 3… Copies of an
-    #: event (a spool chunk re-sent after a crash) repeat both, so consumers can drop them
-    #: without remembering every request id. Absent on events from other writers.
-    producer: str | None = Field(default=None, min_length=1, max_length=64)
-    producer_seq: int | None = Field(default=None, ge=1, strict=True)
 
 
-class RequestCompleted(Event):
+class RequestCompleted(_Stamped):
     """The request ended, whatever the ending.
 
     Token meaning is normalised across surfaces: ``prompt_tokens`` counts every
@@ -71,9 +76,3 @@ class RequestCompleted(Event):
     usage_source: UsageSource
     ttft_ms: float | None = Field(default=None, ge=0)
     latency_ms: float = Field(ge=0)
-    #: The gateway process that wrote this event (a fresh id each process start) and the
-    #: event's number among that process's events for this account: 1, 2, 3… Copies of an
-    #: event (a spool chunk re-sent after a crash) repeat both, so consumers can drop them
-    #: without remembering every request id. Absent on events from other writers.
-    producer: str | None = Field(default=None, min_length=1, max_length=64)
-    producer_seq: int | None = Field(default=None, ge=1, strict=True)

@@ -88,14 +88,16 @@ class Engine:
             event.model,
             event.occurred_at if isinstance(event, RequestStarted) else event.started_at,
         )
-        remember = event.producer is None or event.producer_seq is None
-        if not remember:
+        if event.producer is not None and event.producer_seq is not None:
             if not state.first_delivery(
-                str(event.producer), int(event.producer_seq or 0), event.occurred_at, self.rules
+                event.producer, event.producer_seq, event.occurred_at, self.rules
             ):
                 return []  # a copy of an event already applied: charged once
+            remember = False
         elif state.seen(event.request_id):
             return []  # an unsequenced copy, found by request id
+        else:
+            remember = True
         if isinstance(event, RequestStarted):
             cap = event.max_tokens or self.rules.default_max_output_tokens
             state.hold(

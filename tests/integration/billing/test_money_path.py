@@ -4,9 +4,6 @@ real broker. Costs are recomputed here from the catalog's prices and the reporte
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from decimal import Decimal
 from typing import Any
@@ -19,6 +16,7 @@ from schemas.events import LedgerEntryRecorded, decode_event
 from schemas.topics import BILLING_COMMANDS, DEAD_LETTER, LEDGER
 from tests.integration.conftest import ADMIN_TOKEN
 from tests.processes import ServiceProcess
+from tests.stack import tollway_cli
 from tests.support import eventually, read_all
 
 pytestmark = pytest.mark.integration
@@ -28,29 +26,13 @@ IN, OUT, CACHED = Decimal("0.15"), Decimal("0.60"), Decimal("0.075")
 
 
 def tollway(billing: ServiceProcess, *args: str) -> dict[str, Any]:
-    env = {**os.environ, "TOLLWAY_ADMIN_URL": billing.url, "TOLLWAY_ADMIN_TOKEN": ADMIN_TOKEN}
-    done = subprocess.run(
-        [sys.executable, "-m", "services.cli", *args, "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = tollway_cli(billing.url, None, ADMIN_TOKEN, *args, "--json")
     assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout))
 
 
 def tollway_fails(billing: ServiceProcess, *args: str, token: str = ADMIN_TOKEN) -> str:
-    env = {**os.environ, "TOLLWAY_ADMIN_URL": billing.url, "TOLLWAY_ADMIN_TOKEN": token}
-    done = subprocess.run(
-        [sys.executable, "-m", "services.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = tollway_cli(billing.url, None, token, *args)
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stderr.startswith("tollway: ") and "request_id req_" in done.stderr
     return done.stderr

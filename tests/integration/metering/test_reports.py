@@ -6,9 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +19,14 @@ import pytest
 from tests.integration.billing.test_money_path import expected_cost_nano, tollway
 from tests.integration.conftest import ADMIN_TOKEN
 from tests.processes import ServiceProcess
+from tests.stack import tollway_cli
 from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 
 
 def metering_cli(metering: ServiceProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TOLLWAY_METERING_URL": metering.url, "TOLLWAY_ADMIN_TOKEN": ADMIN_TOKEN}
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return tollway_cli(None, metering.url, ADMIN_TOKEN, *args)
 
 
 async def _get(
