@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,32 +13,31 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-__all__ = ["die_with_parent", "spawn", "stop", "wait_healthy"]
-
-_PR_SET_PDEATHSIG = 1
+__all__ = ["dying_with_parent", "spawn", "stop", "wait_healthy"]
 
 
-def die_with_parent() -> None:
-    """In a child, before exec: ask Linux to SIGTERM us when the parent dies.
+def dying_with_parent(argv: list[str]) -> list[str]:
+    """``argv`` wrapped so that Linux sends it SIGTERM when this process dies.
 
-    So a runner killed with SIGKILL still leaves no process behind.
+    So a runner killed with SIGKILL still leaves no process behind. ``setpriv``
+    (util-linux) sets the parent-death signal and execs ``argv`` (same pid). Not
+    ``preexec_fn``: Python code between fork and exec can deadlock when other
+    threads exist (chdb's do), and a child was found hung that way on a futex.
     """
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else list(argv)
 
 
 def spawn(argv: list[str], log_path: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            argv,
+            dying_with_parent(argv),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=dict(env),
             start_new_session=True,
-            preexec_fn=die_with_parent,
         )
 
 

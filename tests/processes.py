@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.procs import die_with_parent, wait_healthy
+from infra.procs import dying_with_parent, wait_healthy
 
 __all__ = ["ServiceProcess"]
 
@@ -28,11 +28,10 @@ class ServiceProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", self.module],
+                dying_with_parent([sys.executable, "-m", self.module]),
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,
             )
         proc = self.proc
         if not wait_healthy(self.url + health, timeout, lambda: proc.poll() is None):

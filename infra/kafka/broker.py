@@ -26,7 +26,7 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
-from infra.procs import die_with_parent
+from infra.procs import dying_with_parent
 from infra.procs import stop as stop_process
 
 from .errors import InfraError
@@ -221,26 +221,27 @@ class KafkaBroker:
                 raise InfraError(f"formatting Kafka storage failed: {output[-300:]}")
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [
-                java,
-                f"-Xms{self.heap}",
-                f"-Xmx{self.heap}",
-                "-XX:+UseG1GC",
-                "-XX:MaxGCPauseMillis=20",
-                "-Djava.awt.headless=true",
-                f"-Dlog4j2.configurationFile={HERE / 'log4j2.properties'}",
-                "-cp",
-                classpath,
-                "kafka.Kafka",
-                str(props),
-            ],
+            dying_with_parent(
+                [
+                    java,
+                    f"-Xms{self.heap}",
+                    f"-Xmx{self.heap}",
+                    "-XX:+UseG1GC",
+                    "-XX:MaxGCPauseMillis=20",
+                    "-Djava.awt.headless=true",
+                    f"-Dlog4j2.configurationFile={HERE / 'log4j2.properties'}",
+                    "-cp",
+                    classpath,
+                    "kafka.Kafka",
+                    str(props),
+                ]
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             # Ctrl-C reaches the runner, which stops us in order; if the runner
             # dies, so do we.
             start_new_session=True,
-            preexec_fn=die_with_parent,
         )
         log.close()
         try:
