@@ -1,145 +1,250 @@
-"""Events to ClickHouse rows: pure, one function per table."""
+"""Events to ClickHouse columns: pure, one Arrow table per ClickHouse table.
+
+Columnar because the sink's speed is decided here: building Arrow columns and
+inserting them with ``insert_arrow`` costs a few microseconds per event, where
+building Python rows and inserting those cost about four times more.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from schemas.events import Event, LedgerEntryRecorded, RequestCompleted, RequestStarted
+import pyarrow as pa
 
-__all__ = ["LEDGER_COLUMNS", "REQUEST_COLUMNS", "ledger_row", "request_row"]
+from schemas.events import (
+    Event,
+    LedgerEntryRecorded,
+    RequestCompleted,
+    RequestStarted,
+    decode_event,
+)
 
-REQUEST_COLUMNS = [
-    "event_id",
-    "event_type",
-    "occurred_at",
-    "request_id",
-    "account_id",
-    "key_id",
-    "model",
-    "deployment",
-    "surface",
-    "stream",
-    "max_tokens",
-    "prompt_tokens_estimate",
-    "started_at",
-    "status",
-    "http_status",
-    "error_code",
-    "finish_reason",
-    "prompt_tokens",
-    "completion_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "usage_source",
-    "ttft_ms",
-    "latency_ms",
+__all__ = [
+    "LEDGER_SCHEMA",
+    "REQUEST_SCHEMA",
+    "DecodedBatch",
+    "decode_batch",
+    "ledger_table",
+    "request_table",
+    "tables_of",
 ]
 
-LEDGER_COLUMNS = [
-    "event_id",
-    "entry_id",
-    "occurred_at",
-    "account_id",
-    "kind",
-    "amount_nano",
-    "balance_after_nano",
-    "cause_event_id",
-    "request_id",
-    "idempotency_key",
-    "reason",
-    "model",
-    "price_version",
-    "input_cost_nano",
-    "output_cost_nano",
-    "cache_read_cost_nano",
-    "cache_write_cost_nano",
-]
+_TIME = pa.timestamp("us", tz="UTC")  # ClickHouse keeps milliseconds (DateTime64(3, 'UTC'))
 
-
-def _naive_utc(when: datetime) -> datetime:
-    """ClickHouse DateTime64('UTC') columns take naive UTC datetimes."""
-    return when.astimezone(UTC).replace(tzinfo=None)
-
-
-def request_row(event: RequestStarted | RequestCompleted) -> list[Any]:
-    started = event.occurred_at if isinstance(event, RequestStarted) else event.started_at
-    common = [
-        event.event_id,
-        event.TYPE,
-        _naive_utc(event.occurred_at),
-        event.request_id,
-        event.account_id,
-        event.key_id,
-        event.model,
-        event.deployment,
-        event.surface,
-        event.stream,
+REQUEST_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("event_type", pa.string()),
+        ("occurred_at", _TIME),
+        ("request_id", pa.string()),
+        ("account_id", pa.string()),
+        ("key_id", pa.string()),
+        ("model", pa.string()),
+        ("deployment", pa.string()),
+        ("surface", pa.string()),
+        ("stream", pa.bool_()),
+        ("max_tokens", pa.uint32()),
+        ("prompt_tokens_estimate", pa.uint32()),
+        ("started_at", _TIME),
+        ("status", pa.string()),
+        ("http_status", pa.uint16()),
+        ("error_code", pa.string()),
+        ("finish_reason", pa.string()),
+        ("prompt_tokens", pa.uint64()),
+        ("completion_tokens", pa.uint64()),
+        ("cache_read_tokens", pa.uint64()),
+        ("cache_write_tokens", pa.uint64()),
+        ("usage_source", pa.string()),
+        ("ttft_ms", pa.float64()),
+        ("latency_ms", pa.float64()),
     ]
-    if isinstance(event, RequestStarted):
-        return [
-            *common,
-            event.max_tokens,
-            event.prompt_tokens_estimate,
-            _naive_utc(started),
-            "",
-            0,
-            "",
-            "",
-            0,
-            0,
-            0,
-            0,
-            "",
-            None,
-            0.0,
+)
+
+LEDGER_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("entry_id", pa.string()),
+        ("occurred_at", _TIME),
+        ("account_id", pa.string()),
+        ("kind", pa.string()),
+        ("amount_nano", pa.int64()),
+        ("balance_after_nano", pa.int64()),
+        ("cause_event_id", pa.string()),
+        ("request_id", pa.string()),
+        ("idempotency_key", pa.string()),
+        ("reason", pa.string()),
+        ("model", pa.string()),
+        ("price_version", pa.string()),
+        ("input_cost_nano", pa.int64()),
+        ("output_cost_nano", pa.int64()),
+        ("cache_read_cost_nano", pa.int64()),
+        ("cache_write_cost_nano", pa.int64()),
+    ]
+)
+
+
+def _shared(events: Sequence[RequestStarted | RequestCompleted]) -> dict[str, list[Any]]:
+    return {
+        "event_id": [e.event_id for e in events],
+        "event_type": [e.TYPE for e in events],
+        "occurred_at": [e.occurred_at for e in events],
+        "request_id": [e.request_id for e in events],
+        "account_id": [e.account_id for e in events],
+        "key_id": [e.key_id for e in events],
+        "model": [e.model for e in events],
+        "deployment": [e.deployment for e in events],
+        "surface": [e.surface for e in events],
+        "stream": [e.stream for e in events],
+    }
+
+
+def _started(events: Sequence[RequestStarted]) -> dict[str, list[Any]]:
+    n = len(events)
+    return {
+        **_shared(events),
+        "max_tokens": [e.max_tokens for e in events],
+        "prompt_tokens_estimate": [e.prompt_tokens_estimate for e in events],
+        "started_at": [e.occurred_at for e in events],
+        "status": [""] * n,
+        "http_status": [0] * n,
+        "error_code": [""] * n,
+        "finish_reason": [""] * n,
+        "prompt_tokens": [0] * n,
+        "completion_tokens": [0] * n,
+        "cache_read_tokens": [0] * n,
+        "cache_write_tokens": [0] * n,
+        "usage_source": [""] * n,
+        "ttft_ms": [None] * n,
+        "latency_ms": [0.0] * n,
+    }
+
+
+def _completed(events: Sequence[RequestCompleted]) -> dict[str, list[Any]]:
+    n = len(events)
+    return {
+        **_shared(events),
+        "max_tokens": [None] * n,
+        "prompt_tokens_estimate": [0] * n,
+        "started_at": [e.started_at for e in events],
+        "status": [e.status for e in events],
+        "http_status": [e.http_status for e in events],
+        "error_code": [e.error_code or "" for e in events],
+        "finish_reason": [e.finish_reason or "" for e in events],
+        "prompt_tokens": [e.prompt_tokens for e in events],
+        "completion_tokens": [e.completion_tokens for e in events],
+        "cache_read_tokens": [e.cache_read_tokens for e in events],
+        "cache_write_tokens": [e.cache_write_tokens for e in events],
+        "usage_source": [e.usage_source for e in events],
+        "ttft_ms": [e.ttft_ms for e in events],
+        "latency_ms": [e.latency_ms for e in events],
+    }
+
+
+def _table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+def request_table(events: Iterable[RequestStarted | RequestCompleted]) -> pa.Table:
+    started: list[RequestStarted] = []
+    completed: list[RequestCompleted] = []
+    for event in events:
+        if isinstance(event, RequestStarted):
+            started.append(event)
+        else:
+            completed.append(event)
+    return pa.concat_tables(
+        [
+            _table(_started(started), REQUEST_SCHEMA),
+            _table(_completed(completed), REQUEST_SCHEMA),
         ]
-    return [
-        *common,
-        None,
-        0,
-        _naive_utc(started),
-        event.status,
-        event.http_status,
-        event.error_code or "",
-        event.finish_reason or "",
-        event.prompt_tokens,
-        event.completion_tokens,
-        event.cache_read_tokens,
-        event.cache_write_tokens,
-        event.usage_source,
-        event.ttft_ms,
-        event.latency_ms,
-    ]
+    )
 
 
-def ledger_row(e: LedgerEntryRecorded) -> list[Any]:
-    return [
-        e.event_id,
-        e.entry_id,
-        _naive_utc(e.occurred_at),
-        e.account_id,
-        e.kind,
-        e.amount_nano,
-        e.balance_after_nano,
-        e.cause_event_id,
-        e.request_id or "",
-        e.idempotency_key or "",
-        e.reason or "",
-        e.model or "",
-        e.price_version or "",
-        e.input_cost_nano,
-        e.output_cost_nano,
-        e.cache_read_cost_nano,
-        e.cache_write_cost_nano,
-    ]
+def ledger_table(events: Sequence[LedgerEntryRecorded]) -> pa.Table:
+    return _table(
+        {
+            "event_id": [e.event_id for e in events],
+            "entry_id": [e.entry_id for e in events],
+            "occurred_at": [e.occurred_at for e in events],
+            "account_id": [e.account_id for e in events],
+            "kind": [e.kind for e in events],
+            "amount_nano": [e.amount_nano for e in events],
+            "balance_after_nano": [e.balance_after_nano for e in events],
+            "cause_event_id": [e.cause_event_id for e in events],
+            "request_id": [e.request_id or "" for e in events],
+            "idempotency_key": [e.idempotency_key or "" for e in events],
+            "reason": [e.reason or "" for e in events],
+            "model": [e.model or "" for e in events],
+            "price_version": [e.price_version or "" for e in events],
+            "input_cost_nano": [e.input_cost_nano for e in events],
+            "output_cost_nano": [e.output_cost_nano for e in events],
+            "cache_read_cost_nano": [e.cache_read_cost_nano for e in events],
+            "cache_write_cost_nano": [e.cache_write_cost_nano for e in events],
+        },
+        LEDGER_SCHEMA,
+    )
 
 
-def rows_of(events: list[Event]) -> tuple[list[list[Any]], list[list[Any]]]:
-    requests, ledger = [], []
+def tables_of(events: Iterable[Event]) -> dict[str, pa.Table]:
+    """ClickHouse table name -> the rows ``events`` add to it; tables with no rows left out.
+
+    Events that are not stored (account and key records) are skipped.
+    """
+    requests: list[RequestStarted | RequestCompleted] = []
+    ledger: list[LedgerEntryRecorded] = []
     for event in events:
         if isinstance(event, RequestStarted | RequestCompleted):
-            requests.append(request_row(event))
+            requests.append(event)
         elif isinstance(event, LedgerEntryRecorded):
-            ledger.append(ledger_row(event))
-    return requests, ledger
+            ledger.append(event)
+    out = {}
+    if requests:
+        out["request_events"] = request_table(requests)
+    if ledger:
+        out["ledger_entries"] = ledger_table(ledger)
+    return out
+
+
+@dataclass(frozen=True)
+class DecodedBatch:
+    """What a batch of Kafka values adds to ClickHouse, and the values that are not events."""
+
+    tables: dict[str, pa.Table]
+    #: (index of the value in the batch, why it was refused)
+    rejected: list[tuple[int, str]]
+
+    @property
+    def rows(self) -> int:
+        return sum(table.num_rows for table in self.tables.values())
+
+    @classmethod
+    def concat(cls, parts: Sequence[DecodedBatch]) -> DecodedBatch:
+        """One batch of several decoded in turn (the tables' chunks are not copied)."""
+        names = dict.fromkeys(name for part in parts for name in part.tables)
+        return cls(
+            {
+                name: pa.concat_tables([p.tables[name] for p in parts if name in p.tables])
+                for name in names
+            },
+            [refused for part in parts for refused in part.rejected],
+        )
+
+
+def decode_batch(values: Sequence[bytes | None], first_index: int = 0) -> DecodedBatch:
+    """Decode and validate Kafka values into Arrow tables; refuse what is not a known event.
+
+    Refusals name the value by ``first_index`` + its position in ``values``.
+    """
+    events: list[Event] = []
+    rejected: list[tuple[int, str]] = []
+    for index, value in enumerate(values, start=first_index):
+        if value is None:
+            rejected.append((index, "empty value (a tombstone) on an event topic"))
+            continue
+        try:
+            events.append(decode_event(value))
+        except ValueError as exc:
+            rejected.append((index, str(exc)[:500]))
+    return DecodedBatch(tables_of(events), rejected)

@@ -9,7 +9,7 @@ import pytest
 
 from schemas.events import LedgerEntryRecorded, RequestCompleted, RequestStarted
 from services.metering.adapters.clickhouse import ClickHouse
-from services.metering.domain.rows import LEDGER_COLUMNS, REQUEST_COLUMNS, rows_of
+from services.metering.domain.rows import tables_of
 from services.metering.service_layer import reports
 
 pytestmark = pytest.mark.integration
@@ -79,9 +79,8 @@ def _events() -> list:  # type: ignore[type-arg]
 
 
 def _insert(clickhouse: ClickHouse, events: list) -> None:  # type: ignore[type-arg]
-    requests, ledger = rows_of(events)
-    clickhouse.client().insert("request_events", requests, column_names=REQUEST_COLUMNS)
-    clickhouse.client().insert("ledger_entries", ledger, column_names=LEDGER_COLUMNS)
+    for name, table in tables_of(events).items():
+        clickhouse.client().insert_arrow(name, table)
 
 
 def _all_reports(clickhouse: ClickHouse) -> tuple[object, ...]:

@@ -50,16 +50,23 @@ async def test_killed_mid_batch_reports_every_request_once(
         await asyncio.to_thread(metering.start)
         await load
 
+        async def charged() -> int:
+            trails = [
+                (await http.get(f"{metering.url}/v1/requests/{rid}", headers=admin)).json()
+                for rid in sent
+            ]
+            return sum(1 for t in trails if (t.get("charge") or {}).get("cost_nano"))
+
+        # Requests and their charges arrive on different topics: wait for every charge, or
+        # the revenue below would be read before metering holds it.
+        await eventually(charged, lambda n: n == 40, timeout=30, what="all 40 charges in metering")
+
         async def usage() -> list[dict[str, int]]:
             r = await http.get(f"{metering.url}/v1/usage/{account}", headers=admin)
             return list(r.json()["data"])
 
-        rows = await eventually(
-            usage,
-            lambda rs: sum(r["requests"] for r in rs) == 40,
-            timeout=30,
-            what="all 40 requests reported",
-        )
+        rows = await usage()
+        assert sum(r["requests"] for r in rows) == 40
         assert sum(r["completion_tokens"] for r in rows) == 40 * 3
 
         async def reconciled() -> dict[str, object]:
