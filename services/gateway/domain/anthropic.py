@@ -9,10 +9,15 @@ from typing import Any
 
 import orjson
 
-from .params import MessagesRequest
+from .params import CountTokensRequest, MessagesRequest
 from .usage import Usage
 
-__all__ = ["StreamTranslator", "anthropic_to_openai", "openai_to_anthropic"]
+__all__ = [
+    "StreamTranslator",
+    "anthropic_input",
+    "anthropic_to_openai",
+    "openai_to_anthropic",
+]
 
 _STOP_REASONS = {
     "stop": "end_turn",
@@ -81,7 +86,8 @@ def _assistant_blocks(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     return message
 
 
-def anthropic_to_openai(req: MessagesRequest, upstream_model: str, stream: bool) -> dict[str, Any]:
+def anthropic_input(req: CountTokensRequest) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The OpenAI messages and tools that carry a Messages request's input."""
     messages: list[dict[str, Any]] = []
     if req.system:
         messages.append({"role": "system", "content": _text(req.system)})
@@ -92,6 +98,22 @@ def anthropic_to_openai(req: MessagesRequest, upstream_model: str, stream: bool)
             messages.extend(_user_blocks(m.content))
         else:
             messages.append(_assistant_blocks(m.content))
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": t.name,
+                "description": t.description or "",
+                "parameters": t.input_schema,
+            },
+        }
+        for t in req.tools or ()
+    ]
+    return messages, tools
+
+
+def anthropic_to_openai(req: MessagesRequest, upstream_model: str, stream: bool) -> dict[str, Any]:
+    messages, tools = anthropic_input(req)
     body: dict[str, Any] = {
         "model": upstream_model,
         "messages": messages,
@@ -106,18 +128,8 @@ def anthropic_to_openai(req: MessagesRequest, upstream_model: str, stream: bool)
     ):
         if getattr(req, ours) is not None:
             body[theirs] = getattr(req, ours)
-    if req.tools:
-        body["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": t.name,
-                    "description": t.description or "",
-                    "parameters": t.input_schema,
-                },
-            }
-            for t in req.tools
-        ]
+    if tools:
+        body["tools"] = tools
     if req.tool_choice:
         kind = req.tool_choice["type"]
         body["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}.get(kind) or {

@@ -15,7 +15,13 @@ from ..errors import BadRequest
 
 T = TypeVar("T", bound=BaseModel)
 
-__all__ = ["ChatRequest", "CompletionRequest", "MessagesRequest", "validate"]
+__all__ = [
+    "ChatRequest",
+    "CompletionRequest",
+    "CountTokensRequest",
+    "MessagesRequest",
+    "validate",
+]
 
 _Unit = Annotated[float, Field(ge=0, le=1)]
 _Penalty = Annotated[float, Field(ge=-2, le=2)]
@@ -128,23 +134,16 @@ class _AnthropicMessage(BaseModel):
     content: str | list[dict[str, Any]]
 
 
-class MessagesRequest(BaseModel):
-    """Anthropic Messages API body."""
+class CountTokensRequest(BaseModel):
+    """Anthropic ``/v1/messages/count_tokens`` body: what a Messages request sends as input."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     model: str = Field(min_length=1, max_length=256)
     messages: list[_AnthropicMessage] = Field(min_length=1)
-    max_tokens: _Positive
     system: str | list[dict[str, Any]] | None = None
-    temperature: Annotated[float, Field(ge=0, le=1)] | None = None
-    top_p: _Unit | None = None
-    top_k: Annotated[int, Field(ge=0, strict=True)] | None = None
-    stop_sequences: list[str] | None = None
-    stream: bool | None = None
     tools: list[_AnthropicTool] | None = None
     tool_choice: dict[str, Any] | None = None
-    metadata: dict[str, Any] | None = None
 
     @field_validator("tool_choice")
     @classmethod
@@ -154,6 +153,18 @@ class MessagesRequest(BaseModel):
         if value is not None and value.get("type") == "tool" and not value.get("name"):
             raise ValueError("tool_choice of type tool needs a name")
         return value
+
+
+class MessagesRequest(CountTokensRequest):
+    """Anthropic Messages API body."""
+
+    max_tokens: _Positive
+    temperature: Annotated[float, Field(ge=0, le=1)] | None = None
+    top_p: _Unit | None = None
+    top_k: Annotated[int, Field(ge=0, strict=True)] | None = None
+    stop_sequences: list[str] | None = None
+    stream: bool | None = None
+    metadata: dict[str, Any] | None = None
 
     @property
     def output_cap(self) -> int:

@@ -166,6 +166,10 @@ def build_app(runtime: Runtime, lifespan: Any = None) -> FastAPI:
     async def messages(request: Request) -> Response:
         return await serve(request, handlers.messages, anthropic=True)
 
+    @app.post("/v1/messages/count_tokens")
+    async def count_tokens(request: Request) -> Response:
+        return await serve(request, handlers.count_tokens, anthropic=True)
+
     async def _principal(request: Request) -> Principal:
         if not runtime.ready():
             raise NotReady("The gateway is starting.", headers={"Retry-After": "1"})

@@ -6,6 +6,7 @@ HTTP entrypoint turns that into a response. Errors are ``GatewayError``s.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,11 +16,17 @@ from schemas.events import Surface
 from schemas.money import format_usd
 
 from ..domain.admission import Principal
-from ..domain.anthropic import anthropic_to_openai, openai_to_anthropic
+from ..domain.anthropic import anthropic_input, anthropic_to_openai, openai_to_anthropic
 from ..domain.catalog import Model
-from ..domain.params import ChatRequest, CompletionRequest, MessagesRequest, validate
-from ..domain.usage import estimate_chat_prompt, estimate_text_prompt
-from ..errors import ModelNotFound, UsageUnavailable
+from ..domain.params import (
+    ChatRequest,
+    CompletionRequest,
+    CountTokensRequest,
+    MessagesRequest,
+    validate,
+)
+from ..domain.usage import count_chat_prompt, estimate_chat_prompt, estimate_text_prompt
+from ..errors import AccountDisabled, ModelNotFound, UsageUnavailable
 from .admission import admit
 from .call import Call
 from .context import Deps
@@ -31,6 +38,7 @@ __all__ = [
     "balance",
     "chat",
     "completions",
+    "count_tokens",
     "messages",
     "model_info",
     "models",
@@ -98,6 +106,26 @@ async def completions(
         req.model,
         bool(req.stream_options and req.stream_options.include_usage),
     )
+
+
+async def count_tokens(
+    deps: Deps, principal: Principal, request_id: str, routing: Routing, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Anthropic's token counting: the input tokens a Messages request would send.
+
+    Counted here with the tokenizer (the upstreams are OpenAI-compatible and have no
+    counting endpoint); free, so it writes no events and needs no balance, only a key of
+    an account that is not suspended.
+    """
+    req = validate(CountTokensRequest, body)
+    deps.catalog.resolve(req.model)
+    status = deps.accounts.get(principal.account_id)
+    if status is not None and status.status == "suspended":
+        raise AccountDisabled("This account is suspended. Contact your administrator.")
+    messages, tools = anthropic_input(req)
+    # Off the event loop: the tokenizer loads on first use (~2 s) and a long prompt takes
+    # tens of milliseconds.
+    return {"input_tokens": await asyncio.to_thread(count_chat_prompt, messages, tools)}
 
 
 async def messages(

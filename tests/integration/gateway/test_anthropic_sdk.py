@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anthropic
 import pytest
 
@@ -143,3 +145,59 @@ async def test_errors_come_in_anthropic_shape(
         )
     assert broke.value.status_code == 402
     assert broke.value.body["error"]["type"] == "billing_error"  # type: ignore[index]
+
+
+async def test_count_tokens_predicts_the_input_a_message_reports_and_writes_no_events(
+    gateway: ServiceProcess, provision: Provisioner, tap: EventTap
+) -> None:
+    tenant = await provision.tenant()
+    client = _client(gateway, tenant.secret)
+    ask: dict[str, Any] = {
+        "model": "claude-sonnet-latest",
+        "system": "You are a meticulous assistant. " * 20,
+        "tools": [WEATHER],
+        "messages": [{"role": "user", "content": "What is the weather in Lisbon today? " * 10}],
+    }
+    counted = client.messages.with_raw_response.count_tokens(**ask)
+    count = counted.parse().input_tokens
+    bare = client.messages.count_tokens(
+        model="claude-sonnet-latest", messages=[{"role": "user", "content": "Hi"}]
+    ).input_tokens
+    assert 0 < bare < 20 < count
+    raw = client.messages.with_raw_response.create(max_tokens=5, **ask)
+    reported = raw.parse().usage.input_tokens
+    # The upstream tokenizes its own way; a count is an estimate, close to what is billed.
+    assert abs(count - reported) <= 0.1 * reported, (count, reported)
+
+    await tap.both(raw.headers["x-request-id"])  # events are keyed by account: in order
+    assert counted.headers["x-request-id"] not in tap.by_request
+    mine = [e for evs in tap.by_request.values() for e in evs if e.account_id == tenant.account_id]
+    assert len(mine) == 2  # the message's started and completed, nothing for counting
+
+
+async def test_count_tokens_refuses_in_anthropic_shape(
+    gateway: ServiceProcess, provision: Provisioner
+) -> None:
+    tenant = await provision.tenant()
+    hello = [{"role": "user", "content": "Hello"}]
+    with pytest.raises(anthropic.AuthenticationError) as bad_key:
+        _client(gateway, "tw_wrong").messages.count_tokens(model="sim-small", messages=hello)
+    assert bad_key.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
+    with pytest.raises(anthropic.NotFoundError) as unknown:
+        _client(gateway, tenant.secret).messages.count_tokens(model="no-such", messages=hello)
+    assert unknown.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
+    assert unknown.value.body["request_id"].startswith("req_")  # type: ignore[index]
+    with pytest.raises(anthropic.BadRequestError) as no_messages:
+        _client(gateway, tenant.secret).messages.count_tokens(model="sim-small", messages=[])
+    assert no_messages.value.body["error"]["param"] == "messages"  # type: ignore[index]
+
+    # Counting is free: an exhausted balance may still count, a suspended account may not.
+    await provision.set_status(tenant, "insufficient_balance")
+    counted = _client(gateway, tenant.secret).messages.count_tokens(
+        model="sim-small", messages=hello
+    )
+    assert counted.input_tokens > 0
+    await provision.set_status(tenant, "suspended")
+    with pytest.raises(anthropic.PermissionDeniedError) as suspended:
+        _client(gateway, tenant.secret).messages.count_tokens(model="sim-small", messages=hello)
+    assert suspended.value.body["error"]["type"] == "permission_error"  # type: ignore[index]

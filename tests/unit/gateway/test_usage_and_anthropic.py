@@ -1,16 +1,19 @@
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.gateway.domain.anthropic import (
     StreamTranslator,
+    anthropic_input,
     anthropic_to_openai,
     openai_to_anthropic,
 )
-from services.gateway.domain.params import MessagesRequest
-from services.gateway.domain.usage import Usage
+from services.gateway.domain.params import CountTokensRequest, MessagesRequest, validate
+from services.gateway.domain.usage import IMAGE_TOKENS, Usage, count_chat_prompt, count_text
+from services.gateway.errors import BadRequest
 
 tokens = st.integers(min_value=0, max_value=10**7)
 
@@ -174,3 +177,36 @@ def test_stream_translation_opens_and_closes_blocks_in_order() -> None:
     ]
     delta = _events(out)[-2]
     assert delta["delta"]["stop_reason"] == "tool_use" and delta["usage"]["output_tokens"] == 4
+
+
+def test_counting_grows_with_each_part_of_the_input() -> None:
+    user = {"role": "user", "content": "What is the weather in Lisbon?"}
+    base = count_chat_prompt([user], [])
+    longer = count_chat_prompt([{**user, "content": user["content"] * 3}], [])
+    assert base > count_text(user["content"])  # message framing counts too
+    assert longer - base == count_text(user["content"] * 3) - count_text(user["content"])
+    assert count_chat_prompt([user, user], []) > base
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    with_image = {"role": "user", "content": [{"type": "text", "text": user["content"]}, image]}
+    assert count_chat_prompt([with_image], []) == base + IMAGE_TOKENS
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+    assert count_chat_prompt([user], [tool]) > base
+    call = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "t", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+        ],
+    }
+    assert count_chat_prompt([user, call], []) > count_chat_prompt(
+        [user, {"role": "assistant", "content": None}], []
+    )
+
+
+def test_count_tokens_bodies_need_no_max_tokens_but_do_need_messages() -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "system": "s"}
+    messages, tools = anthropic_input(validate(CountTokensRequest, body))
+    assert messages[0] == {"role": "system", "content": "s"} and tools == []
+    with pytest.raises(BadRequest) as missing:
+        validate(CountTokensRequest, {"model": "m", "messages": []})
+    assert missing.value.param == "messages"
