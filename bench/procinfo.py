@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cpu_seconds", "rss_mb"]
+__all__ = ["cpu_seconds", "pin", "rss_mb"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -20,3 +20,13 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Pin every thread of ``pid`` to ``cpus`` (``sched_setaffinity`` on a pid moves only
+    its main thread; a JVM's or a thread pool's others would stay free to roam)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), cpus)
+        except ProcessLookupError:  # the thread ended meanwhile
+            continue

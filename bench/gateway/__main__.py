@@ -25,7 +25,7 @@ import orjson
 import uvloop
 
 from bench.loadgen import build_request, run
-from bench.procinfo import cpu_seconds, rss_mb
+from bench.procinfo import cpu_seconds, pin, rss_mb
 from infra.kafka.broker import KafkaBroker
 from infra.kafka.topics import ensure_topics
 from tests.integration.harness import CATALOG, Provisioner, gateway_env
@@ -74,10 +74,12 @@ async def bench(seconds: float) -> dict[str, Any]:
     try:
         sim.start()
         gw.start("/readyz")
-        if (os.cpu_count() or 1) >= 2:  # the gateway alone on core 0; the rest on core 1
-            os.sched_setaffinity(gw.proc.pid, {0})  # type: ignore[union-attr]
-            os.sched_setaffinity(sim.proc.pid, {1})  # type: ignore[union-attr]
-            os.sched_setaffinity(0, {1})
+        if (os.cpu_count() or 1) >= 2:
+            # The gateway alone on core 0; the broker, simulator and load generator on core 1
+            # (in production the broker is not on the gateway's machine).
+            pin(gw.proc.pid, {0})  # type: ignore[union-attr]
+            for pid in (sim.proc.pid, broker.proc.pid, os.getpid()):  # type: ignore[union-attr]
+                pin(pid, {1})
         tenant = await Provisioner(broker.bootstrap_servers, gw).tenant()
         auth = {"Authorization": f"Bearer {tenant.secret}"}
         body = {
