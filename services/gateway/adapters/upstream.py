@@ -16,7 +16,7 @@ import httpx
 import orjson
 
 from ..domain.catalog import Deployment
-from .transport import PooledTransport
+from .transport import PooledTransport, Reply, Target
 
 __all__ = ["Broken", "Rejected", "Retryable", "Upstream", "UpstreamStream"]
 
@@ -42,9 +42,8 @@ class Rejected(Exception):
     param: str | None = None
 
 
-def _headers(deployment: Deployment) -> dict[str, str]:
+def _headers(key: str | None) -> dict[str, str]:
     headers = {"content-type": "application/json", "user-agent": "tollway-gateway"}
-    key = deployment.api_key()
     if key:
         headers["authorization"] = f"Bearer {key}"
     return headers
@@ -66,8 +65,8 @@ def _error_of(status: int, content: bytes) -> Exception:
 class UpstreamStream:
     """An open streaming response: iterate ``data:`` payloads, then ``close()``."""
 
-    def __init__(self, response: httpx.Response) -> None:
-        self._response = response
+    def __init__(self, reply: Reply) -> None:
+        self._reply = reply
 
     async def batches(self) -> AsyncIterator[list[bytes]]:
         """The ``data:`` payloads, grouped as they arrived: one list per network read, so a
@@ -75,7 +74,7 @@ class UpstreamStream:
         aiter_lines would decode to str for us to re-encode)."""
         pending = b""
         try:
-            async for piece in self._response.aiter_raw():
+            async for piece in self._reply.body:
                 lines = (pending + piece).split(b"\n")
                 pending = lines.pop()
                 batch = [line[5:].strip() for line in lines if line.startswith(b"data:")]
@@ -89,30 +88,23 @@ class UpstreamStream:
             raise Broken(f"upstream stream broke: {type(exc).__name__}") from None
 
     async def close(self) -> None:
-        await self._response.aclose()
+        await self._reply.body.aclose()
 
 
 class Upstream:
-    """Sends straight to the transport. httpx's client adds nothing the gateway uses (auth,
-    redirects, cookies) and ties each response into a reference cycle with its stream:
-    ~26 objects a request left for the garbage collector, whose pauses were the latency
-    tail."""
-
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, transport: PooledTransport | None = None) -> None:
         self._transport = transport or PooledTransport()
+        self._targets: dict[tuple[str, str, str | None], Target] = {}
 
-    async def _send(
-        self, deployment: Deployment, path: str, body: dict[str, Any]
-    ) -> httpx.Response:
-        request = httpx.Request(
-            "POST",
-            deployment.base_url + path,
-            content=orjson.dumps(body),
-            headers=_headers(deployment),
-            extensions={"timeout": {"connect": 5.0, "read": deployment.timeout_s}},
-        )
+    async def _send(self, deployment: Deployment, path: str, body: dict[str, Any]) -> Reply:
+        key = deployment.api_key()
+        target = self._targets.get((deployment.base_url, path, key))
+        if target is None:
+            target = self._targets[deployment.base_url, path, key] = self._transport.target(
+                deployment.base_url + path, _headers(key)
+            )
         try:
-            return await self._transport.handle_async_request(request)
+            return await self._transport.send(target, orjson.dumps(body), deployment.timeout_s)
         except httpx.TimeoutException as exc:
             raise Retryable(f"upstream timed out: {type(exc).__name__}", timeout=True) from None
         except httpx.HTTPError as exc:
@@ -121,17 +113,17 @@ class Upstream:
     async def complete(
         self, deployment: Deployment, path: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        response = await self._send(deployment, path, body)
+        reply = await self._send(deployment, path, body)
         try:
-            content = await response.aread()
+            content = await reply.body.read()
         except httpx.TimeoutException as exc:
             raise Retryable(f"upstream timed out: {type(exc).__name__}", timeout=True) from None
         except httpx.HTTPError as exc:
             raise Retryable(f"upstream unreachable: {type(exc).__name__}") from None
         finally:
-            await response.aclose()
-        if response.status_code != 200:
-            raise _error_of(response.status_code, content)
+            await reply.body.aclose()
+        if reply.status != 200:
+            raise _error_of(reply.status, content)
         try:
             parsed = orjson.loads(content)
         except orjson.JSONDecodeError:
@@ -143,16 +135,16 @@ class Upstream:
     async def stream(
         self, deployment: Deployment, path: str, body: dict[str, Any]
     ) -> UpstreamStream:
-        response = await self._send(deployment, path, body)
-        if response.status_code != 200:
+        reply = await self._send(deployment, path, body)
+        if reply.status != 200:
             try:
-                content = await response.aread()
+                content = await reply.body.read()
             except httpx.HTTPError:
                 content = b""
             finally:
-                await response.aclose()
-            raise _error_of(response.status_code, content)
-        return UpstreamStream(response)
+                await reply.body.aclose()
+            raise _error_of(reply.status, content)
+        return UpstreamStream(reply)
 
     async def close(self) -> None:
         await self._transport.aclose()
