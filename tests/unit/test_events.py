@@ -1,3 +1,5 @@
+import time
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -41,6 +43,11 @@ def test_events_get_distinct_time_sortable_ids() -> None:
     ids = [new_id() for _ in range(1000)]
     assert len(set(ids)) == 1000
     assert ids[0][:8] <= ids[-1][:8]  # the leading 48 bits are milliseconds
+    for text in ids[:50]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert abs((parsed.int >> 80) - time.time() * 1000) < 5_000
 
 
 def test_money_fields_refuse_floats() -> None:

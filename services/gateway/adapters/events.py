@@ -67,8 +67,7 @@ class EventSink:
     def emit(self, event: Event, key: str) -> None:
         """Queue ``event`` (a request event) for the partition of ``key`` (its account)."""
         seq = self._seqs[key] = self._seqs.get(key, 0) + 1
-        event = event.model_copy(update={"producer": self.producer, "producer_seq": seq})
-        value, headers = encode_event(event)
+        value, headers = encode_event(event, {"producer": self.producer, "producer_seq": seq})
         self._queue.append(
             SpoolRecord(REQUESTS.name, key.encode(), value, tuple(headers), time.time())
         )
