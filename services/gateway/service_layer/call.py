@@ -37,6 +37,9 @@ class Call:
         model, deployment = self.admitted.candidates[0]
         self.model_id, self.deployment = model.id, deployment.name
 
+    # Events are built with model_construct, unvalidated, on purpose: what an upstream sends
+    # (a finish_reason that is not a string, negative usage) must never cost the event.
+
     def start(self) -> None:
         a = self.admitted
         self.deps.events.emit(
