@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,25 +126,77 @@ def test_reconcile_finds_a_missing_charge_and_a_ledger_gap(
     assert next(m for m in found if m["kind"] == "missing_charge")["request_id"] == "r1"
 
 
-def test_rollups_agree_with_the_base_tables_after_a_double_insert(
+ROLLUP_VIEWS = (
+    "usage_hourly_refresh",
+    "usage_daily_refresh",
+    "revenue_hourly_refresh",
+    "revenue_daily_refresh",
+)
+
+
+def _refresh(client: Any) -> None:
+    """A refresh that starts after this call (one already running may have begun before)."""
+    for view in ROLLUP_VIEWS:
+        client.command(f"SYSTEM WAIT VIEW {view}")
+        client.command(f"SYSTEM REFRESH VIEW {view}")
+        client.command(f"SYSTEM WAIT VIEW {view}")
+
+
+def _refreshed_until(client: Any, expected: tuple[Any, ...], timeout: float = 30) -> None:
+    """Refresh until the rollups show ``expected`` (a refresh already running when asked may
+    have read its snapshot before the last insert), or fail with what they show."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _refresh(client)
+        seen = _rollups(client)
+        if seen == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert seen == expected
+
+
+def _rollups(client: Any) -> tuple[Any, ...]:
+    def one(sql: str) -> Any:
+        return client.query(sql).result_rows[0]
+
+    return (
+        one(
+            "SELECT sum(requests), sum(prompt_tokens), sum(completion_tokens) "
+            "FROM usage_daily FINAL"
+        ),
+        one("SELECT sum(requests), sum(prompt_tokens) FROM usage_hourly FINAL"),
+        one("SELECT sum(revenue_nano), sum(fees_nano), sum(top_ups_nano) FROM revenue_daily FINAL"),
+        one("SELECT sum(revenue_nano) FROM revenue_hourly FINAL"),
+    )
+
+
+def test_rollups_recompute_what_changed_and_count_copies_once(
     chdb_folder: Path, clickhouse_database: str
 ) -> None:
     clickhouse = ClickHouse(f"chdb://{chdb_folder}", clickhouse_database)
     clickhouse.migrate()
+    client = clickhouse.client()
     events = _events()
     _insert(clickhouse, events)
-    _insert(clickhouse, events)
-    client = clickhouse.client()
-    for view in ("usage_hourly", "usage_daily", "revenue_hourly", "revenue_daily"):
-        client.command(f"SYSTEM REFRESH VIEW {view}")
-        client.command(f"SYSTEM WAIT VIEW {view}")
-    usage = client.query(
-        "SELECT sum(requests), sum(prompt_tokens), sum(completion_tokens) FROM usage_daily"
-    ).result_rows[0]
-    assert usage == (5, sum(10 + n for n in range(5)), 25)
-    hourly = client.query("SELECT sum(requests) FROM usage_hourly").result_rows[0][0]
-    revenue = client.query(
-        "SELECT sum(revenue_nano), sum(fees_nano), sum(top_ups_nano) FROM revenue_daily"
-    ).result_rows[0]
-    assert hourly == 5 and revenue == (510, 500_000_000, 10_000_000_000)
-    assert client.query("SELECT sum(revenue_nano) FROM revenue_hourly").result_rows[0][0] == 510
+    _insert(clickhouse, events)  # the crash after insert, before the offset commit
+    prompt = sum(10 + n for n in range(5))
+    _refreshed_until(client, ((5, prompt, 25), (5, prompt), (510, 500_000_000, 10**10), (510,)))
+
+    # After that refresh: copies again, and a request for an hour the rollups had already
+    # computed (a gateway's spool replayed late). Only the touched buckets are recomputed, exactly.
+    late = [e for e in _events() if getattr(e, "request_id", None) == "r0"]
+    late = [
+        e.model_copy(
+            update={"request_id": "r9", "event_id": f"{e.event_id}-late", "entry_id": "acc:9"}
+        )
+        if isinstance(e, LedgerEntryRecorded)
+        else e.model_copy(update={"request_id": "r9", "event_id": f"{e.event_id}-late"})
+        for e in late
+    ]
+    _insert(clickhouse, events[:7])
+    _insert(clickhouse, late)
+    _refreshed_until(
+        client, ((6, prompt + 10, 30), (6, prompt + 10), (610, 500_000_000, 10**10), (610,))
+    )
+    hours = client.query("SELECT count() FROM usage_hourly FINAL").result_rows[0][0]
+    assert hours == 1  # one account, one model, one hour: recomputed in place, not added
