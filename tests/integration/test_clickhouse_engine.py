@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.clickhouse import migrations
 from services.metering.adapters.clickhouse import ClickHouse
 
 pytestmark = pytest.mark.integration
@@ -19,10 +20,11 @@ def clickhouse(chdb_folder: Path, clickhouse_database: str) -> ClickHouse:
 
 
 def test_migrations_apply_once_and_create_the_tables(clickhouse: ClickHouse) -> None:
-    assert clickhouse.migrate() == [1, 2, 3, 4]
+    assert clickhouse.migrate() == [m.version for m in migrations()] == [1, 2, 3, 4, 5, 6]
     assert clickhouse.migrate() == []
     tables = {row[0] for row in clickhouse.client().query("SHOW TABLES").result_rows}
-    assert {"request_events", "ledger_entries", "schema_migrations"} <= tables
+    assert {"request_events", "ledger_entries", "schema_migrations", "usage_hourly"} <= tables
+    assert {"usage_daily", "revenue_hourly", "revenue_daily", "usage_hourly_refresh"} <= tables
 
 
 def test_a_request_event_written_is_read_back(clickhouse: ClickHouse) -> None:

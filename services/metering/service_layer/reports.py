@@ -266,8 +266,7 @@ def finance(client: Client, start: datetime, end: datetime, group_by: list[str])
             client,
             """
         SELECT sum(last) AS liability_nano FROM (
-            SELECT account_id, argMax(balance_after_nano,
-                   toUInt64OrZero(splitByChar(':', entry_id)[-1])) AS last
+            SELECT account_id, argMax(balance_after_nano, entry_seq) AS last
             FROM ledger_entries FINAL WHERE occurred_at < {to:DateTime64(3)}
             GROUP BY account_id)""",
             params,
@@ -320,7 +319,7 @@ def reconcile(
                    lagInFrame(seq) OVER w AS prev_seq,
                    lagInFrame(balance_after_nano) OVER w AS prev_balance
             FROM (SELECT account_id, occurred_at, amount_nano, balance_after_nano,
-                         toUInt64OrZero(splitByChar(':', entry_id)[-1]) AS seq
+                         entry_seq AS seq
                   FROM ledger_entries FINAL WHERE 1 {only})
             WINDOW w AS (PARTITION BY account_id ORDER BY seq
                          ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING))
