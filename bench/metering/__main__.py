@@ -52,7 +52,10 @@ SECONDS = 31 * 86400
 
 
 def _load(ch: ClickHouse, requests: int) -> float:
-    """Generate ``requests`` requests in SQL; return seconds taken."""
+    """Generate ``requests`` requests in SQL; return seconds taken.
+
+    Rows are stamped as ingested when they happened, as a month of real traffic would be
+    (stamped all at once, every bucket would look freshly touched to the rollups)."""
     t0 = time.perf_counter()
     common = f"""
         concat('req_', leftPad(toString(number), 12, '0')) AS request_id,
@@ -74,18 +77,19 @@ def _load(ch: ClickHouse, requests: int) -> float:
         client.command(f"""
             INSERT INTO request_events (event_id, event_type, occurred_at, request_id, account_id,
                 key_id, model, deployment, surface, stream, started_at, status, prompt_tokens,
-                completion_tokens, usage_source, latency_ms)
+                completion_tokens, usage_source, latency_ms, ingested_at)
             SELECT concat(request_id, ':{kind}'), '{kind}', started_at, request_id, account_id,
                    key_id, model, 'dep', 'openai.chat', number % 2 = 0, started_at, status,
-                   prompt_tokens, completion_tokens, 'upstream', 250
+                   prompt_tokens, completion_tokens, 'upstream', 250, started_at
             FROM (SELECT number, {common}, {extra} FROM numbers({requests}))""")
     client.command(f"""
         INSERT INTO ledger_entries (event_id, entry_id, occurred_at, account_id, kind,
-            amount_nano, balance_after_nano, cause_event_id, request_id, model, price_version)
+            amount_nano, balance_after_nano, cause_event_id, request_id, model, price_version,
+            ingested_at)
         SELECT concat(account_id, ':', toString(intDiv(number, 10000) + 1)),
                concat(account_id, ':', toString(intDiv(number, 10000) + 1)), started_at,
                account_id, 'charge', -(1000 + number % 5000), 10000000000 - number, request_id,
-               request_id, model, 'catalog'
+               request_id, model, 'catalog', started_at
         FROM (SELECT number, {common} FROM numbers({requests}))""")
     client.command("OPTIMIZE TABLE request_events FINAL")
     client.command("OPTIMIZE TABLE ledger_entries FINAL")
