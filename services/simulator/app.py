@@ -100,12 +100,23 @@ def create_app(settings: SimSettings | None = None) -> FastAPI:
         delay = _header_float(request, "x-sim-token-delay-ms", cfg.token_delay_ms) / 1000
         if fault is not None and fault.mode == "slow":
             delay = fault.token_delay_ms / 1000
+        mode = fault.mode if fault is not None else None
         if not body.get("stream"):
             await asyncio.sleep(ttft + delay * max(len(plan.pieces) - 1, 0))
-            return _json(_full(kind, model, plan))
+            if mode == "unreadable":
+                return _json({"id": new_id("chatcmpl"), "choices": "nope", "usage": 5})
+            full = _full(kind, model, plan)
+            return _json(_garbled(full) if mode == "garbled" else full)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         drop_after = fault.after_chunks if fault is not None and fault.mode == "drop" else None
         chunks = _chunks(kind, model, plan, include_usage)
+        if mode == "garbled":
+            chunks = [
+                c if c.startswith(b"data: [DONE]") else sse(_garbled(orjson.loads(c[6:])))
+                for c in chunks
+            ]
+        elif mode == "unreadable":
+            chunks.insert(1, b"data: [1, 2]\n\n")
         return StreamingResponse(
             _paced(chunks, ttft, delay, drop_after), media_type="text/event-stream"
         )
@@ -172,6 +183,16 @@ def create_app(settings: SimSettings | None = None) -> FastAPI:
         return Response(status_code=204)
 
     return app
+
+
+def _garbled(answer: dict[str, Any]) -> dict[str, Any]:
+    """``answer`` with a usage and finish_reasons no upstream should send."""
+    for choice in answer.get("choices") or []:
+        if choice.get("finish_reason") is not None:
+            choice["finish_reason"] = 7
+    if answer.get("usage") is not None:
+        answer["usage"] = {"prompt_tokens": "many", "completion_tokens": -3}
+    return answer
 
 
 def _full(kind: str, model: str, plan: Plan) -> dict[str, Any]:

@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["Fault", "FaultBook"]
 
-FaultMode = Literal["status", "timeout", "drop", "slow"]
+#: garbled: a 200 whose usage and finish_reason have the wrong types (the answer is fine);
+#: unreadable: a 200 whose body (or one streamed chunk) is JSON of the wrong shape.
+FaultMode = Literal["status", "timeout", "drop", "slow", "garbled", "unreadable"]
 
 
 class Fault(BaseModel):

@@ -47,17 +47,26 @@ class Usage:
     cache_write_tokens: int = 0
 
     @classmethod
-    def from_openai(cls, raw: dict[str, Any] | None) -> Usage | None:
+    def from_openai(cls, raw: Any) -> Usage | None:
+        """The upstream's usage, or None when it reported none a count can be taken from
+        (missing, or prompt and completion tokens that are not non-negative integers): the
+        caller then counts with the tokenizer. Odd cache details count as zero."""
         if not isinstance(raw, dict):
             return None
-        details = raw.get("prompt_tokens_details") or {}
+        prompt, completion = _count(raw.get("prompt_tokens")), _count(raw.get("completion_tokens"))
+        if prompt is None or completion is None:
+            return None
+        details = raw.get("prompt_tokens_details")
+        details = details if isinstance(details, dict) else {}
+        read = _count(details.get("cached_tokens")) or 0
+        write = _count(details.get("cache_write_tokens"))
+        if write is None:
+            write = _count(raw.get("cache_creation_input_tokens")) or 0
         return cls(
-            prompt_tokens=int(raw.get("prompt_tokens") or 0),
-            completion_tokens=int(raw.get("completion_tokens") or 0),
-            cache_read_tokens=int(details.get("cached_tokens") or 0),
-            cache_write_tokens=int(
-                details.get("cache_write_tokens") or raw.get("cache_creation_input_tokens") or 0
-            ),
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cache_read_tokens=min(read, prompt),
+            cache_write_tokens=min(write, prompt - min(read, prompt)),
         )
 
     @classmethod
@@ -91,6 +100,13 @@ class Usage:
     @property
     def total(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+def _count(value: Any) -> int | None:
+    """A token count as an upstream should send it (a non-negative integer), else None."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
 
 
 @lru_cache(maxsize=1)

@@ -6,7 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from schemas.events import RequestCompleted, RequestStarted, RequestStatus, Surface, new_id
+from schemas.events import (
+    RequestCompleted,
+    RequestStarted,
+    RequestStatus,
+    Surface,
+    UsageSource,
+    new_id,
+)
 
 from ..domain.usage import Usage
 from .admission import Admitted
@@ -68,7 +75,7 @@ class Call:
         status: RequestStatus,
         http_status: int,
         usage: Usage,
-        usage_source: str,
+        usage_source: UsageSource,
         *,
         error_code: str | None = None,
         finish_reason: str | None = None,

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from schemas.events import RequestStatus
+from schemas.events import RequestStatus, UsageSource
 
 from ..adapters.upstream import Broken, Rejected, Retryable, UpstreamStream
 from ..domain.catalog import Deployment, Model
@@ -91,14 +91,34 @@ async def complete(call: Call, path: str, body: dict[str, Any]) -> tuple[dict[st
         call, lambda _m, d: call.deps.upstream.complete(d, path, upstream_body(body, d, False))
     )
     call.first_byte()
-    usage = Usage.from_openai(result.get("usage"))
-    source = "upstream"
-    if usage is None:
-        usage = Usage(call.admitted.prompt_estimate, count_text(_text_of_choices(result)))
-        source = "estimated"
-    finish = ((result.get("choices") or [{}])[0] or {}).get("finish_reason")
+    try:
+        usage = Usage.from_openai(result.get("usage"))
+        source: UsageSource = "upstream"
+        if usage is None:
+            usage = Usage(call.admitted.prompt_estimate, count_text(_text_of_choices(result)))
+            source = "estimated"
+        choices = result.get("choices")
+        first = choices[0] if isinstance(choices, list) and choices else {}
+        finish = _finish_reason(first.get("finish_reason") if isinstance(first, dict) else None)
+    except Exception:
+        # A 200 whose body Tollway cannot read: still one request.completed, never a hang.
+        log.exception("unreadable upstream answer", extra={"request_id": call.request_id})
+        call.complete(
+            "failed",
+            502,
+            Usage(call.admitted.prompt_estimate),
+            "estimated",
+            error_code="upstream_error",
+        )
+        raise UpstreamError("The upstream answered in a shape Tollway cannot read.") from None
     call.complete("succeeded", 200, usage, source, finish_reason=finish)
     return result, usage
+
+
+def _finish_reason(value: Any) -> str | None:
+    """The upstream's finish_reason if it is one (a short string); anything else is dropped,
+    as the event that carries it must stay valid for every consumer."""
+    return value[:64] if isinstance(value, str) and value else None
 
 
 async def open_stream(call: Call, path: str, body: dict[str, Any]) -> UpstreamStream:
@@ -139,7 +159,7 @@ async def relay(call: Call, stream: UpstreamStream, renderer: Renderer) -> Async
                 if chunk.get("usage"):
                     usage = Usage.from_openai(chunk["usage"])
                 for choice in chunk.get("choices") or []:
-                    finish = choice.get("finish_reason") or finish
+                    finish = _finish_reason(choice.get("finish_reason")) or finish
                 generated.append(_delta_text(chunk))
                 out.extend(renderer.chunk(chunk, data))
             call.first_byte()
@@ -150,10 +170,15 @@ async def relay(call: Call, stream: UpstreamStream, renderer: Renderer) -> Async
         if not done and usage is None and finish is None:
             raise Broken("upstream stream ended without [DONE]")
         yield b"".join(renderer.tail(usage or _estimate(call, generated)))
-    except (Broken, orjson.JSONDecodeError) as exc:
+    except Exception as exc:  # broken, stalled, or chunks Tollway cannot read
+        if isinstance(exc, Broken):
+            why = str(exc)
+        else:
+            log.exception("unreadable upstream chunk", extra={"request_id": call.request_id})
+            why = "a chunk Tollway cannot read"
         timeout = isinstance(exc, Broken) and exc.timeout
         error: GatewayError = (UpstreamTimeout if timeout else UpstreamError)(
-            "The upstream stream ended early: " + str(exc)
+            "The upstream stream ended early: " + why
         )
         status, http_status, code = "failed", error.status, error.code
         yield renderer.error(error, call.request_id)

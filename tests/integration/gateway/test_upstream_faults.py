@@ -163,3 +163,58 @@ async def test_router_preference_over_a_group(
             model="tollway-auto", messages=ASK, extra_body={"router_preference": "fastest"}
         )
     await asyncio.sleep(0)
+
+
+async def _chat(gateway: ServiceProcess, secret: str, stream: bool) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as http:
+        return await http.post(
+            "/v1/chat/completions",
+            headers={"authorization": f"Bearer {secret}"},
+            json={"model": "sim-large", "messages": ASK, "max_tokens": 8, "stream": stream},
+        )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_odd_usage_and_finish_reason_are_counted_by_tokenizer_and_the_event_stays_valid(
+    gateway: ServiceProcess,
+    provision: Provisioner,
+    tap: EventTap,
+    sim_reset: httpx.AsyncClient,
+    stream: bool,
+) -> None:
+    tenant = await provision.tenant()
+    await sim_reset.post("/_sim/faults", json={"mode": "garbled", "model": "sim-large"})
+    answer = await _chat(gateway, tenant.secret, stream)
+    assert answer.status_code == 200
+    if stream:
+        assert answer.text.rstrip().endswith("data: [DONE]")
+    # The tap decodes with the event schema: a finish_reason of 7 or "many" tokens would
+    # fail here, as it would in billing and metering.
+    _, completed = await tap.both(answer.headers["x-request-id"])
+    assert completed.status == "succeeded" and completed.usage_source == "estimated"
+    assert completed.finish_reason is None
+    assert completed.prompt_tokens > 0 and completed.completion_tokens == 8
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_unreadable_answer_is_an_upstream_error_with_one_failed_event(
+    gateway: ServiceProcess,
+    provision: Provisioner,
+    tap: EventTap,
+    sim_reset: httpx.AsyncClient,
+    stream: bool,
+) -> None:
+    tenant = await provision.tenant()
+    await sim_reset.post("/_sim/faults", json={"mode": "unreadable", "model": "sim-large"})
+    answer = await _chat(gateway, tenant.secret, stream)
+    request_id = answer.headers["x-request-id"]
+    if stream:  # the stream had begun: the error comes in it, then the stream ends
+        assert answer.status_code == 200 and "upstream_error" in answer.text
+        assert request_id in answer.text
+    else:
+        assert answer.status_code == 502
+        assert answer.json()["error"]["code"] == "upstream_error"
+        assert answer.json()["error"]["request_id"] == request_id
+    _, completed = await tap.both(request_id)
+    assert completed.status == "failed" and completed.error_code == "upstream_error"
+    assert completed.http_status == 502

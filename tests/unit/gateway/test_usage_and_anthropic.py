@@ -210,3 +210,23 @@ def test_count_tokens_bodies_need_no_max_tokens_but_do_need_messages() -> None:
     with pytest.raises(BadRequest) as missing:
         validate(CountTokensRequest, {"model": "m", "messages": []})
     assert missing.value.param == "messages"
+
+
+def test_usage_an_upstream_should_not_send_is_no_usage() -> None:
+    for raw in (
+        None,
+        5,
+        {"prompt_tokens": "many", "completion_tokens": 3},
+        {"prompt_tokens": 10, "completion_tokens": -3},
+        {"prompt_tokens": True, "completion_tokens": 3},
+        {"prompt_tokens": 10},
+    ):
+        assert Usage.from_openai(raw) is None, raw  # the caller counts with the tokenizer
+    odd_cache = {"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": "x"}
+    assert Usage.from_openai(odd_cache) == Usage(10, 2, 0, 0)
+    too_cached = {
+        "prompt_tokens": 10,
+        "completion_tokens": 2,
+        "prompt_tokens_details": {"cached_tokens": 50},
+    }
+    assert Usage.from_openai(too_cached) == Usage(10, 2, 10, 0)  # a part never exceeds the whole
