@@ -47,7 +47,7 @@ unit: install
 integration: install
 	$(PY) -m pytest tests/integration
 
-## Gateway vs. the upstream called directly; writes bench/results/gateway.json (~1 min).
+## Gateway vs. the upstream called directly, three rounds a scenario; writes bench/results/gateway.json (~2 min).
 bench-gateway: install
 	$(PY) -m bench.gateway
 
@@ -55,7 +55,7 @@ bench-gateway: install
 bench-billing: install
 	$(PY) -m bench.billing
 
-## Metering at 10M requests (queries), Kafka -> ClickHouse ingest and lag (~5 min).
+## Metering at 10M requests (queries), Kafka -> ClickHouse ingest and lag (~7 min).
 bench-metering: install
 	$(PY) -m bench.metering
 
