@@ -8,7 +8,8 @@ better, so it goes back to the client).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,17 @@ def _error_of(status: int, content: bytes) -> Exception:
     return Rejected(status, message, param)
 
 
+@contextmanager
+def _retryable() -> Iterator[None]:
+    """The transport's failures before the answer is complete, as ``Retryable``."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise Retryable(f"upstream timed out: {type(exc).__name__}", timeout=True) from None
+    except httpx.HTTPError as exc:
+        raise Retryable(f"upstream unreachable: {type(exc).__name__}") from None
+
+
 class UpstreamStream:
     """An open streaming response: iterate ``data:`` payloads, then ``close()``."""
 
@@ -103,23 +115,16 @@ class Upstream:
             target = self._targets[deployment.base_url, path, key] = self._transport.target(
                 deployment.base_url + path, _headers(key)
             )
-        try:
+        with _retryable():
             return await self._transport.send(target, orjson.dumps(body), deployment.timeout_s)
-        except httpx.TimeoutException as exc:
-            raise Retryable(f"upstream timed out: {type(exc).__name__}", timeout=True) from None
-        except httpx.HTTPError as exc:
-            raise Retryable(f"upstream unreachable: {type(exc).__name__}") from None
 
     async def complete(
         self, deployment: Deployment, path: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         reply = await self._send(deployment, path, body)
         try:
-            content = await reply.body.read()
-        except httpx.TimeoutException as exc:
-            raise Retryable(f"upstream timed out: {type(exc).__name__}", timeout=True) from None
-        except httpx.HTTPError as exc:
-            raise Retryable(f"upstream unreachable: {type(exc).__name__}") from None
+            with _retryable():
+                content = await reply.body.read()
         finally:
             await reply.body.aclose()
         if reply.status != 200:
