@@ -101,15 +101,10 @@ async def complete(call: Call, path: str, body: dict[str, Any]) -> tuple[dict[st
         first = choices[0] if isinstance(choices, list) and choices else {}
         finish = _finish_reason(first.get("finish_reason") if isinstance(first, dict) else None)
     except Exception:
-        # A 200 whose body Tollway cannot read: still one request.completed, never a hang.
+        # A 200 whose body Tollway cannot read: still one request.completed, and, as the
+        # client gets nothing, nothing to charge.
         log.exception("unreadable upstream answer", extra={"request_id": call.request_id})
-        call.complete(
-            "failed",
-            502,
-            Usage(call.admitted.prompt_estimate),
-            "estimated",
-            error_code="upstream_error",
-        )
+        call.complete("failed", 502, Usage(), "estimated", error_code="upstream_error")
         raise UpstreamError("The upstream answered in a shape Tollway cannot read.") from None
     call.complete("succeeded", 200, usage, source, finish_reason=finish)
     return result, usage

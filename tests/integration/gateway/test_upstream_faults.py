@@ -218,3 +218,5 @@ async def test_an_unreadable_answer_is_an_upstream_error_with_one_failed_event(
     _, completed = await tap.both(request_id)
     assert completed.status == "failed" and completed.error_code == "upstream_error"
     assert completed.http_status == 502
+    if not stream:  # the client got nothing: nothing to charge
+        assert completed.prompt_tokens == completed.completion_tokens == 0
