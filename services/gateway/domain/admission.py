@@ -15,7 +15,14 @@ from schemas.events import KEY_PREFIX_LENGTH, AccountStatusChanged, ApiKeyRecord
 
 from ..errors import AccountDisabled, InsufficientBalance, InvalidApiKey, QuotaExceeded
 
-__all__ = ["AccountStore", "KeyStore", "Principal", "check_account", "hash_secret"]
+__all__ = [
+    "AccountStore",
+    "KeyStore",
+    "Principal",
+    "check_account",
+    "check_not_suspended",
+    "hash_secret",
+]
 
 
 def hash_secret(secret: str) -> str:
@@ -82,12 +89,17 @@ class AccountStore:
         return len(self._by_id)
 
 
+def check_not_suspended(status: AccountStatusChanged | None) -> None:
+    """Refuse a suspended account, whatever it would do (spending or not)."""
+    if status is not None and status.status == "suspended":
+        raise AccountDisabled("This account is suspended. Contact your administrator.")
+
+
 def check_account(status: AccountStatusChanged | None) -> AccountStatusChanged:
     """The account's record if it may spend now; else the error its status calls for."""
     if status is None:
         raise InsufficientBalance("This account has no balance yet: top it up to start.")
-    if status.status == "suspended":
-        raise AccountDisabled("This account is suspended. Contact your administrator.")
+    check_not_suspended(status)
     if status.status == "insufficient_balance":
         raise InsufficientBalance("Your prepaid balance is exhausted: top up to continue.")
     if status.status == "quota_exceeded":

@@ -44,8 +44,9 @@ class Call:
         model, deployment = self.admitted.candidates[0]
         self.model_id, self.deployment = model.id, deployment.name
 
-    # Events are built with model_construct, unvalidated, on purpose: what an upstream sends
-    # (a finish_reason that is not a string, negative usage) must never cost the event.
+    # Events are built with model_construct, unvalidated, on purpose: the proxy already
+    # keeps what an upstream sends to valid values, and a value it did not foresee must
+    # never raise here and cost the request its event.
 
     def start(self) -> None:
         a = self.admitted

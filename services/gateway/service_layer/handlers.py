@@ -15,7 +15,7 @@ from typing import Any
 from schemas.events import Surface
 from schemas.money import format_usd
 
-from ..domain.admission import Principal
+from ..domain.admission import Principal, check_not_suspended
 from ..domain.anthropic import anthropic_input, anthropic_to_openai, openai_to_anthropic
 from ..domain.catalog import Model
 from ..domain.params import (
@@ -26,7 +26,7 @@ from ..domain.params import (
     validate,
 )
 from ..domain.usage import count_chat_prompt, estimate_chat_prompt, estimate_text_prompt
-from ..errors import AccountDisabled, ModelNotFound, UsageUnavailable
+from ..errors import ModelNotFound, UsageUnavailable
 from .admission import admit
 from .call import Call
 from .context import Deps
@@ -119,9 +119,7 @@ async def count_tokens(
     """
     req = validate(CountTokensRequest, body)
     deps.catalog.resolve(req.model)
-    status = deps.accounts.get(principal.account_id)
-    if status is not None and status.status == "suspended":
-        raise AccountDisabled("This account is suspended. Contact your administrator.")
+    check_not_suspended(deps.accounts.get(principal.account_id))
     messages, tools = anthropic_input(req)
     # Off the event loop: the tokenizer loads on first use (~2 s) and a long prompt takes
     # tens of milliseconds.
