@@ -146,14 +146,9 @@ def _table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=schema)
 
 
-def request_table(events: Iterable[RequestStarted | RequestCompleted]) -> pa.Table:
-    started: list[RequestStarted] = []
-    completed: list[RequestCompleted] = []
-    for event in events:
-        if isinstance(event, RequestStarted):
-            started.append(event)
-        else:
-            completed.append(event)
+def request_table(
+    started: Sequence[RequestStarted], completed: Sequence[RequestCompleted]
+) -> pa.Table:
     return pa.concat_tables(
         [
             _table(_started(started), REQUEST_SCHEMA),
@@ -192,16 +187,19 @@ def tables_of(events: Iterable[Event]) -> dict[str, pa.Table]:
 
     Events that are not stored (account and key records) are skipped.
     """
-    requests: list[RequestStarted | RequestCompleted] = []
+    started: list[RequestStarted] = []
+    completed: list[RequestCompleted] = []
     ledger: list[LedgerEntryRecorded] = []
     for event in events:
-        if isinstance(event, RequestStarted | RequestCompleted):
-            requests.append(event)
+        if isinstance(event, RequestStarted):
+            started.append(event)
+        elif isinstance(event, RequestCompleted):
+            completed.append(event)
         elif isinstance(event, LedgerEntryRecorded):
             ledger.append(event)
     out = {}
-    if requests:
-        out["request_events"] = request_table(requests)
+    if started or completed:
+        out["request_events"] = request_table(started, completed)
     if ledger:
         out["ledger_entries"] = ledger_table(ledger)
     return out
