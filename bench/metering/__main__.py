@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaProducer
 
 from infra.kafka.broker import KafkaBroker
 from infra.kafka.topics import ensure_topics
+from schemas.clickhouse import ROLLUP_VIEWS
 from schemas.events import RequestCompleted, RequestStarted, encode_event
 from schemas.topics import REQUESTS
 from services.metering.adapters.clickhouse import ClickHouse
@@ -94,14 +95,6 @@ def _load(ch: ClickHouse, requests: int) -> float:
     client.command("OPTIMIZE TABLE request_events FINAL")
     client.command("OPTIMIZE TABLE ledger_entries FINAL")
     return time.perf_counter() - t0
-
-
-ROLLUP_VIEWS = (
-    "usage_hourly_refresh",
-    "usage_daily_refresh",
-    "revenue_hourly_refresh",
-    "revenue_daily_refresh",
-)
 
 
 def _refresh_rollups(ch: ClickHouse) -> float:

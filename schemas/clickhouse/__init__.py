@@ -12,7 +12,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Migration", "migrations"]
+__all__ = ["ROLLUP_VIEWS", "Migration", "migrations"]
+
+#: The refreshable views that fill the rollup tables (migration 0005), e.g. for
+#: ``SYSTEM REFRESH VIEW`` when a caller needs the rollups up to date now.
+ROLLUP_VIEWS = (
+    "usage_hourly_refresh",
+    "usage_daily_refresh",
+    "revenue_hourly_refresh",
+    "revenue_daily_refresh",
+)
 
 _DIR = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")

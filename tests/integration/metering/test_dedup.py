@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from schemas.clickhouse import ROLLUP_VIEWS
 from schemas.events import LedgerEntryRecorded, RequestCompleted, RequestStarted
 from services.metering.adapters.clickhouse import ClickHouse
 from services.metering.domain.rows import tables_of
@@ -124,14 +125,6 @@ def test_reconcile_finds_a_missing_charge_and_a_ledger_gap(
     kinds = sorted(m["kind"] for m in found)
     assert kinds == ["ledger_gap", "missing_charge"]
     assert next(m for m in found if m["kind"] == "missing_charge")["request_id"] == "r1"
-
-
-ROLLUP_VIEWS = (
-    "usage_hourly_refresh",
-    "usage_daily_refresh",
-    "revenue_hourly_refresh",
-    "revenue_daily_refresh",
-)
 
 
 def _refresh(client: Any) -> None:
