@@ -7,14 +7,25 @@ count once. Periods are half-open: ``from <= t < to``, UTC.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from schemas.money import format_usd
 
-__all__ = ["GROUPS", "ReportError", "finance", "lookup", "reconcile", "usage"]
+__all__ = [
+    "GROUPS",
+    "ReportError",
+    "Split",
+    "finance",
+    "lookup",
+    "reconcile",
+    "split_period",
+    "stale_days",
+    "usage",
+]
 
 PERIODS = {"day": "toDate({t})", "week": "toMonday({t})", "month": "toStartOfMonth({t})"}
 GROUPS = {"day", "week", "month", "model", "account"}
@@ -142,40 +153,29 @@ def lookup(client: Client, request_id: str) -> dict[str, Any] | None:
 
 
 def usage(client: Client, account_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    params = {"acc": account_id, "from": start, "to": end}
-    tokens = _rows(
-        client,
-        """
-        SELECT toDate(started_at) AS day, model, count() AS requests,
-               sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
-               sum(cache_read_tokens) AS cache_read_tokens
-        FROM request_events FINAL
-        WHERE account_id = {acc:String} AND event_type = 'request.completed'
-          AND started_at >= {from:DateTime64(3)} AND started_at < {to:DateTime64(3)}
-        GROUP BY day, model ORDER BY day, model""",
-        params,
+    """One account's completed requests, tokens and cost by day and model (the rollups for
+    whole days caught up, the event tables for the rest, as the finance report)."""
+    stale = stale_days(client, start, end, account_id)
+    usage_sql, usage_params = _usage_source(
+        split_period(start, end, stale["request_events"]), account_id
     )
-    costs = {
-        (r["day"], r["model"]): r["cost_nano"]
-        for r in _rows(
-            client,
-            """
-        SELECT toDate(occurred_at) AS day, model, -sum(amount_nano) AS cost_nano
-        FROM ledger_entries FINAL
-        WHERE account_id = {acc:String} AND kind = 'charge'
-          AND occurred_at >= {from:DateTime64(3)} AND occurred_at < {to:DateTime64(3)}
-        GROUP BY day, model""",
-            params,
-        )
-    }
-    return [
-        _clean(r)
-        | {
-            "cost_nano": costs.get((r["day"], r["model"]), 0),
-            "cost": format_usd(costs.get((r["day"], r["model"]), 0)),
-        }
-        for r in tokens
-    ]
+    money_sql, money_params = _money_source(
+        split_period(start, end, stale["ledger_entries"]), account_id
+    )
+    rows = _rows(
+        client,
+        f"""
+        SELECT day, model, sum(requests) AS requests, sum(prompt_tokens) AS prompt_tokens,
+               sum(completion_tokens) AS completion_tokens,
+               sum(cache_read_tokens) AS cache_read_tokens, sum(cost) AS cost_nano
+        FROM (SELECT day, model, requests, prompt_tokens, completion_tokens, cache_read_tokens,
+                     toInt64(0) AS cost FROM ({usage_sql})
+              UNION ALL
+              SELECT day, model, 0, 0, 0, 0, revenue_nano FROM ({money_sql}))
+        GROUP BY day, model HAVING requests > 0 ORDER BY day, model""",
+        usage_params | money_params,
+    )
+    return [_clean(r) | {"cost": format_usd(int(r["cost_nano"]))} for r in rows]
 
 
 def _group_sql(group_by: list[str], time_column: str) -> tuple[list[str], list[str]]:
@@ -205,39 +205,254 @@ def _select(exprs: list[str]) -> str:
     return ", ".join(exprs) + ", " if exprs else ""
 
 
+# Finance and usage read whole days from the daily rollups (migrations 0005, 0007) and the
+# rest from the event tables: the partial days at the ends of a period, and every day with
+# rows the rollup may not hold yet. A refresh recomputes the days with rows ingested since
+# its previous one, less 5 minutes for inserts in flight; so once a refresh that started at
+# S has succeeded, a day without rows ingested since S - 5 minutes is whole in the rollup
+# (rows are stamped ingested_at when inserted). S is the view's last_success_time. Until a
+# refresh succeeds after a (re)start, or while the rollup is empty, every day counts as not
+# caught up: slower, still exact.
+_MARGIN = timedelta(minutes=5)
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+#: Per event table: its time column and the daily rollup computed from it.
+_SOURCES = {
+    "request_events": ("started_at", "usage_daily"),
+    "ledger_entries": ("occurred_at", "revenue_daily"),
+}
+
+
+@dataclass(frozen=True)
+class Split:
+    """How a period ``[start, end)`` is read: days ``first_day <= day < end_day`` not in
+    ``stale`` from a rollup, and ``ranges`` (half-open, merged) from the event table."""
+
+    first_day: date
+    end_day: date
+    stale: tuple[date, ...]
+    ranges: tuple[tuple[datetime, datetime], ...]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def split_period(start: datetime | None, end: datetime, stale: frozenset[date]) -> Split:
+    """``start`` None means since the beginning (the prepaid liability)."""
+    end_day = end.astimezone(UTC).date()
+    if start is None:
+        first_day = date.min
+    else:
+        first_day = start.astimezone(UTC).date()
+        if start > _midnight(first_day):
+            first_day += timedelta(days=1)
+    ranges: list[tuple[datetime, datetime]] = []
+
+    def read(lo: datetime, hi: datetime) -> None:
+        if lo >= hi:
+            return
+        if ranges and ranges[-1][1] >= lo:
+            ranges[-1] = (ranges[-1][0], max(hi, ranges[-1][1]))
+        else:
+            ranges.append((lo, hi))
+
+    if start is not None and first_day >= end_day:  # no whole day: all from the events
+        read(start, end)
+        return Split(end_day, end_day, (), tuple(ranges))
+    if start is not None:
+        read(start, _midnight(first_day))
+    days = sorted(d for d in stale if first_day <= d < end_day)
+    for day in days:
+        read(_midnight(day), _midnight(day + timedelta(days=1)))
+    read(_midnight(end_day), end)
+    return Split(first_day, end_day, tuple(days), tuple(ranges))
+
+
+def _caught_up(client: Client) -> dict[str, datetime]:
+    """Per daily rollup, the time since which ingested rows may be missing from it."""
+    refreshed = {
+        row["view"]: datetime.fromtimestamp(row["started"], UTC) - _MARGIN
+        for row in _rows(
+            client,
+            """
+        SELECT view, toUnixTimestamp(last_success_time) AS started,
+               if(view = 'usage_daily_refresh', (SELECT count() FROM usage_daily),
+                  (SELECT count() FROM revenue_daily)) AS rows
+        FROM system.view_refreshes
+        WHERE database = currentDatabase() AND last_success_time IS NOT NULL
+          AND view IN ('usage_daily_refresh', 'revenue_daily_refresh')""",
+            {},
+        )
+        if row["rows"]  # an empty rollup (new, or emptied by a migration) holds nothing
+    }
+    return {
+        rollup: refreshed.get(f"{rollup}_refresh", _NEVER)
+        for rollup in ("usage_daily", "revenue_daily")
+    }
+
+
+def stale_days(
+    client: Client, start: datetime | None, end: datetime, account_id: str | None = None
+) -> dict[str, frozenset[date]]:
+    """Per event table, the days of ``[start, end)`` (``start`` None: since the beginning)
+    its rollup may not hold whole yet. ``account_id`` only narrows the read."""
+    caught_up = _caught_up(client)
+    params: dict[str, Any] = {"to": end} | {f"{r}_caught_up": t for r, t in caught_up.items()}
+    selects = []
+    for table, (column, rollup) in _SOURCES.items():
+        where = (
+            f"ingested_at >= {{{rollup}_caught_up:DateTime64(3)}} "
+            f"AND {column} < {{to:DateTime64(3)}}"
+        )
+        if start is not None:
+            where += f" AND {column} >= {{from:DateTime64(3)}}"
+            params["from"] = start
+        if account_id is not None:
+            where += " AND account_id = {acc:String}"
+            params["acc"] = account_id
+        selects.append(
+            f"SELECT '{table}' AS source, toDate({column}) AS day FROM {table} "
+            f"WHERE {where} GROUP BY day"
+        )
+    rows = _rows(client, "\nUNION ALL\n".join(selects), params)
+    return {t: frozenset(r["day"] for r in rows if r["source"] == t) for t in _SOURCES}
+
+
+def _split_sql(
+    table: str, split: Split, account_id: str | None
+) -> tuple[str | None, str | None, dict[str, Any]]:
+    """WHERE clauses for the rollup's ``day`` and the event table (None: nothing to read
+    there), and their parameters (named after the table's time column, so that two sources
+    can share a query)."""
+    column, _ = _SOURCES[table]
+    p = column
+    params: dict[str, Any] = {
+        f"{p}_first_day": split.first_day,
+        f"{p}_end_day": split.end_day,
+        f"{p}_stale": list(split.stale),
+    }
+    rollup = (
+        f"day >= {{{p}_first_day:Date}} AND day < {{{p}_end_day:Date}} "
+        f"AND NOT has({{{p}_stale:Array(Date)}}, day)"
+    )
+    ranges = []
+    for i, (lo, hi) in enumerate(split.ranges):
+        ranges.append(
+            f"({column} >= {{{p}_lo{i}:DateTime64(3)}} AND {column} < {{{p}_hi{i}:DateTime64(3)}})"
+        )
+        params |= {f"{p}_lo{i}": lo, f"{p}_hi{i}": hi}
+    events = f"({' OR '.join(ranges)})"
+    if account_id is not None:
+        params["acc"] = account_id
+        rollup += " AND account_id = {acc:String}"
+        events += " AND account_id = {acc:String}"
+    return (
+        rollup if split.first_day < split.end_day else None,
+        events if ranges else None,
+        params,
+    )
+
+
+def _union(*selects: str | None) -> str:
+    return "\nUNION ALL\n".join(s for s in selects if s)
+
+
+def _rollup(table: str, columns: list[str], where: str | None, one_account: bool) -> str | None:
+    """The newest computation of each bucket of ``table``: FINAL, or for one account (a few
+    dozen rows) the newest by computed_at, which is several times cheaper than FINAL there."""
+    if where is None:
+        return None
+    if one_account:
+        newest = ", ".join(f"argMax({c}, computed_at) AS {c}" for c in columns)
+        return (
+            f"SELECT day, account_id, model, {newest} FROM {table} WHERE {where} "
+            "GROUP BY account_id, model, day"
+        )
+    return f"SELECT day, account_id, model, {', '.join(columns)} FROM {table} FINAL WHERE {where}"
+
+
+_USAGE = [
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+]
+_MONEY = [
+    "revenue_nano",
+    "fees_nano",
+    "top_ups_nano",
+    "refunds_nano",
+    "adjustments_nano",
+    "last_entry_seq",
+    "last_balance_nano",
+]
+
+
+def _usage_source(split: Split, account_id: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Completed requests of a period, one row per day x account x model or per request."""
+    rollup, events, params = _split_sql("request_events", split, account_id)
+    return (
+        _union(
+            _rollup("usage_daily", _USAGE, rollup, account_id is not None),
+            events
+            and f"""
+        SELECT toDate(started_at) AS day, account_id, model, toUInt64(1) AS requests,
+               prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens
+        FROM request_events FINAL WHERE event_type = 'request.completed' AND {events}""",
+        ),
+        params,
+    )
+
+
+def _money_source(split: Split, account_id: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Ledger movements of a period, and each account's last entry, as ``_usage_source``."""
+    rollup, events, params = _split_sql("ledger_entries", split, account_id)
+    return (
+        _union(
+            _rollup("revenue_daily", _MONEY, rollup, account_id is not None),
+            events
+            and f"""
+        SELECT toDate(occurred_at) AS day, account_id, model,
+               if(kind = 'charge', -amount_nano, 0) AS revenue_nano,
+               if(kind = 'service_fee', -amount_nano, 0) AS fees_nano,
+               if(kind = 'top_up', amount_nano, 0) AS top_ups_nano,
+               if(kind = 'refund', amount_nano, 0) AS refunds_nano,
+               if(kind = 'adjustment', amount_nano, 0) AS adjustments_nano,
+               entry_seq AS last_entry_seq, balance_after_nano AS last_balance_nano
+        FROM ledger_entries FINAL WHERE {events}""",
+        ),
+        params,
+    )
+
+
 def finance(client: Client, start: datetime, end: datetime, group_by: list[str]) -> dict[str, Any]:
     if start >= end:
         raise ReportError("'from' must be before 'to'", "from")
-    params = {"from": start, "to": end}
-    usage_exprs, names = _group_sql(group_by, "started_at")
-    money_exprs, _ = _group_sql(group_by, "occurred_at")
+    exprs, names = _group_sql(group_by, "day")
     group = f"GROUP BY {', '.join(names)}" if names else ""
+    # The liability is the balances at ``end``: the ledger from its beginning.
+    stale = stale_days(client, None, end)
+    usage_sql, usage_params = _usage_source(split_period(start, end, stale["request_events"]))
+    money_sql, money_params = _money_source(split_period(start, end, stale["ledger_entries"]))
     usage_rows = _rows(
         client,
         f"""
-        SELECT {_select(usage_exprs)} count() AS requests, sum(prompt_tokens) AS prompt_tokens,
+        SELECT {_select(exprs)} sum(requests) AS requests, sum(prompt_tokens) AS prompt_tokens,
                sum(completion_tokens) AS completion_tokens,
                sum(cache_read_tokens) AS cache_read_tokens,
                sum(cache_write_tokens) AS cache_write_tokens
-        FROM request_events FINAL
-        WHERE event_type = 'request.completed'
-          AND started_at >= {{from:DateTime64(3)}} AND started_at < {{to:DateTime64(3)}}
-        {group}""",
-        params,
+        FROM ({usage_sql}) {group}""",
+        usage_params,
     )
     money_rows = _rows(
         client,
         f"""
-        SELECT {_select(money_exprs)}
-               -sumIf(amount_nano, kind = 'charge') AS revenue_nano,
-               -sumIf(amount_nano, kind = 'service_fee') AS fees_nano,
-               sumIf(amount_nano, kind = 'top_up') AS top_ups_nano,
-               sumIf(amount_nano, kind = 'refund') AS refunds_nano,
-               sumIf(amount_nano, kind = 'adjustment') AS adjustments_nano
-        FROM ledger_entries FINAL
-        WHERE occurred_at >= {{from:DateTime64(3)}} AND occurred_at < {{to:DateTime64(3)}}
-        {group}""",
-        params,
+        SELECT {_select(exprs)} sum(revenue_nano) AS revenue_nano, sum(fees_nano) AS fees_nano,
+               sum(top_ups_nano) AS top_ups_nano, sum(refunds_nano) AS refunds_nano,
+               sum(adjustments_nano) AS adjustments_nano
+        FROM ({money_sql}) {group}""",
+        money_params,
     )
     merged: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(
         lambda: {
@@ -261,15 +476,17 @@ def finance(client: Client, start: datetime, end: datetime, group_by: list[str])
             if k not in names:
                 target[k] += int(v)
     rows = [_clean(r) for _, r in sorted(merged.items(), key=lambda kv: [str(x) for x in kv[0]])]
+    liability_sql, liability_params = _money_source(
+        split_period(None, end, stale["ledger_entries"])
+    )
     liability = (
         _rows(
             client,
-            """
+            f"""
         SELECT sum(last) AS liability_nano FROM (
-            SELECT account_id, argMax(balance_after_nano, entry_seq) AS last
-            FROM ledger_entries FINAL WHERE occurred_at < {to:DateTime64(3)}
-            GROUP BY account_id)""",
-            params,
+            SELECT account_id, argMax(last_balance_nano, last_entry_seq) AS last
+            FROM ({liability_sql}) GROUP BY account_id)""",
+            liability_params,
         )[0]["liability_nano"]
         or 0
     )
@@ -279,12 +496,11 @@ def finance(client: Client, start: datetime, end: datetime, group_by: list[str])
     }
     top = _rows(
         client,
-        """
-        SELECT account_id, model, -sum(amount_nano) AS revenue_nano FROM ledger_entries FINAL
-        WHERE kind = 'charge' AND occurred_at >= {from:DateTime64(3)}
-          AND occurred_at < {to:DateTime64(3)}
-        GROUP BY account_id, model ORDER BY revenue_nano DESC LIMIT 10""",
-        params,
+        f"""
+        SELECT account_id, model, sum(revenue_nano) AS revenue_nano FROM ({money_sql})
+        GROUP BY account_id, model HAVING revenue_nano != 0
+        ORDER BY revenue_nano DESC, account_id, model LIMIT 10""",
+        money_params,
     )
     return {
         "from": _iso(start),

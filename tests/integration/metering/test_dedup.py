@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from schemas.clickhouse import ROLLUP_VIEWS
 from schemas.events import LedgerEntryRecorded, RequestCompleted, RequestStarted
 from services.metering.adapters.clickhouse import ClickHouse
 from services.metering.domain.rows import tables_of
 from services.metering.service_layer import reports
+
+from .rollups import refresh_rollups
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 3, 12, tzinfo=UTC)
@@ -127,20 +128,12 @@ def test_reconcile_finds_a_missing_charge_and_a_ledger_gap(
     assert next(m for m in found if m["kind"] == "missing_charge")["request_id"] == "r1"
 
 
-def _refresh(client: Any) -> None:
-    """A refresh that starts after this call (one already running may have begun before)."""
-    for view in ROLLUP_VIEWS:
-        client.command(f"SYSTEM WAIT VIEW {view}")
-        client.command(f"SYSTEM REFRESH VIEW {view}")
-        client.command(f"SYSTEM WAIT VIEW {view}")
-
-
 def _refreshed_until(client: Any, expected: tuple[Any, ...], timeout: float = 30) -> None:
     """Refresh until the rollups show ``expected`` (a refresh already running when asked may
     have read its snapshot before the last insert), or fail with what they show."""
     deadline = time.monotonic() + timeout
     while True:
-        _refresh(client)
+        refresh_rollups(client)
         seen = _rollups(client)
         if seen == expected or time.monotonic() > deadline:
             break

@@ -1,0 +1,313 @@
+"""The finance report reads whole days from the rollups and the rest from the event tables;
+whatever the rollups hold at the time, it must equal the same report computed from the events.
+
+A week of requests and ledger entries for three accounts and two models is inserted as
+ingested when it happened, the rollups are brought up to date, then a day's worth of one
+account's events arrives late (a gateway's spool replayed). The report is compared with a
+reference computed here, in Python, from the events themselves: before the late events,
+right after them (the rollups have not caught up), and after the next refresh.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.events import Event, LedgerEntryRecorded, RequestCompleted, RequestStarted
+from services.metering.adapters.clickhouse import ClickHouse
+from services.metering.domain.rows import tables_of
+from services.metering.service_layer import reports
+
+from .rollups import refresh_rollups
+
+pytestmark = pytest.mark.integration
+DAY0 = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
+ACCOUNTS = ("acc_a", "acc_b", "acc_c")
+MODELS = ("m-small", "m-large")
+LATE_DAY = DAY0 + timedelta(days=2)
+LATE_ACCOUNT = "acc_b"
+
+
+class _Ledger:
+    """One account's entries, numbered, each with the balance after it."""
+
+    def __init__(self, account: str, events: list[Event]) -> None:
+        self.account, self.events, self.seq, self.balance = account, events, 0, 0
+
+    def entry(self, kind: str, amount: int, at: datetime, **extra: Any) -> None:
+        self.seq, self.balance = self.seq + 1, self.balance + amount
+        self.events.append(
+            LedgerEntryRecorded(
+                entry_id=f"{self.account}:{self.seq}",
+                event_id=f"{self.account}:{self.seq}",
+                account_id=self.account,
+                kind=kind,
+                amount_nano=amount,
+                balance_after_nano=self.balance,
+                cause_event_id=f"cause-{self.account}-{self.seq}",
+                occurred_at=at,
+                **extra,
+            )
+        )
+
+
+def _history() -> list[Event]:
+    """Seven days; per account: a top-up and its fee on day 0, three requests a day at
+    different hours (charged), a refund on day 3, an adjustment on day 5."""
+    events: list[Event] = []
+    for a, account in enumerate(ACCOUNTS):
+        entry = _Ledger(account, events).entry
+        entry("top_up", 50_000_000_000, DAY0 + timedelta(minutes=5))
+        entry("service_fee", -1_500_000_000, DAY0 + timedelta(minutes=5))
+        for d in range(7):
+            for r, hour in enumerate((1, 11, 23)):
+                at = DAY0 + timedelta(days=d, hours=hour, minutes=7 * a)
+                rid, model = f"req-{account}-{d}-{r}", MODELS[(d + r + a) % 2]
+                common = {
+                    "request_id": rid,
+                    "account_id": account,
+                    "key_id": f"key-{account}",
+                    "model": model,
+                    "deployment": "dep",
+                    "surface": "openai.chat",
+                    "stream": False,
+                }
+                prompt, completion = 100 + 10 * d + r, 20 + a
+                events.append(RequestStarted(**common, prompt_tokens_estimate=90, occurred_at=at))
+                done = at + timedelta(seconds=2)
+                events.append(
+                    RequestCompleted(
+                        **common,
+                        started_at=at,
+                        status="succeeded",
+                        http_status=200,
+                        prompt_tokens=prompt,
+                        completion_tokens=completion,
+                        cache_read_tokens=r,
+                        cache_write_tokens=0,
+                        usage_source="upstream",
+                        latency_ms=40,
+                        occurred_at=done,
+                    )
+                )
+                entry(
+                    "charge",
+                    -(prompt * 1000 + completion * 3000),
+                    done,
+                    request_id=rid,
+                    model=model,
+                )
+            if d == 3:
+                entry("refund", 2_000_000, DAY0 + timedelta(days=d, hours=12), reason="support")
+            if d == 5:
+                entry("adjustment", -700_000, DAY0 + timedelta(days=d, hours=13), reason="fix")
+    return events
+
+
+def _is_late(event: Event) -> bool:
+    at = event.started_at if isinstance(event, RequestCompleted) else event.occurred_at
+    return getattr(
+        event, "account_id", None
+    ) == LATE_ACCOUNT and LATE_DAY <= at < LATE_DAY + timedelta(days=1)
+
+
+def _insert(clickhouse: ClickHouse, events: list[Event], *, as_of_then: bool) -> None:
+    """``as_of_then``: stamp rows as ingested when they happened (history), else now."""
+    for name, table in tables_of(events).items():
+        if as_of_then:
+            table = table.append_column("ingested_at", table["occurred_at"])
+        clickhouse.client().insert_arrow(name, table)
+
+
+# -- the reference, from the events ---------------------------------------------------------------
+
+PERIOD: dict[str, Callable[[date], date]] = {
+    "day": lambda d: d,
+    "week": lambda d: d - timedelta(days=d.weekday()),
+    "month": lambda d: d.replace(day=1),
+}
+
+
+def _expected(
+    events: list[Event], start: datetime, end: datetime, group_by: list[str]
+) -> dict[str, Any]:
+    def key(day: date, model: str, account: str) -> tuple[Any, ...]:
+        out: list[Any] = []
+        for g in group_by:
+            out.append(PERIOD[g](day) if g in PERIOD else model if g == "model" else account)
+        return tuple(out)
+
+    names = ["period" if g in PERIOD else "account_id" if g == "account" else g for g in group_by]
+    rows: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    top: dict[tuple[str, str], int] = defaultdict(int)
+    last: dict[str, tuple[int, int]] = {}
+    for e in events:
+        if isinstance(e, RequestCompleted) and start <= e.started_at < end:
+            row = rows[key(e.started_at.date(), e.model, e.account_id)]
+            row["requests"] += 1
+            for k in (
+                "prompt_tokens",
+                "completion_tokens",
+                "cache_read_tokens",
+                "cache_write_tokens",
+            ):
+                row[k] += getattr(e, k)
+        if not isinstance(e, LedgerEntryRecorded):
+            continue
+        if e.occurred_at < end:
+            seq = int(e.entry_id.rsplit(":", 1)[1])
+            if seq > last.get(e.account_id, (0, 0))[0]:
+                last[e.account_id] = (seq, e.balance_after_nano)
+        if start <= e.occurred_at < end:
+            row = rows[key(e.occurred_at.date(), e.model or "", e.account_id)]
+            column = {
+                "charge": "revenue_nano",
+                "service_fee": "fees_nano",
+                "top_up": "top_ups_nano",
+                "refund": "refunds_nano",
+                "adjustment": "adjustments_nano",
+            }[e.kind]
+            row[column] += -e.amount_nano if e.kind in ("charge", "service_fee") else e.amount_nano
+            if e.kind == "charge":
+                top[(e.account_id, e.model or "")] += -e.amount_nano
+    columns = (
+        "requests",
+        "prompt_tokens",
+        "completion_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "revenue_nano",
+        "fees_nano",
+        "top_ups_nano",
+        "refunds_nano",
+        "adjustments_nano",
+    )
+    if not group_by:  # one row of totals, zeros included
+        rows[()]
+    out_rows = [
+        {n: (v.isoformat() if isinstance(v, date) else v) for n, v in zip(names, k, strict=True)}
+        | {c: rows[k][c] for c in columns}
+        for k in sorted(rows, key=lambda k: [str(x) for x in k])
+    ]
+    ranked = sorted(top.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    return {
+        "rows": out_rows,
+        "prepaid_liability_nano": sum(balance for _, balance in last.values()),
+        "top": [{"account_id": a, "model": m, "revenue_nano": v} for (a, m), v in ranked if v],
+    }
+
+
+PERIODS = [
+    (DAY0, DAY0 + timedelta(days=7), ["day", "model", "account"]),  # whole days only
+    (
+        DAY0 + timedelta(hours=6),
+        DAY0 + timedelta(days=5, hours=12),
+        ["day", "model"],
+    ),  # partial ends
+    (LATE_DAY + timedelta(hours=2), LATE_DAY + timedelta(hours=20), ["account"]),  # inside a day
+    (DAY0 - timedelta(days=3), DAY0 + timedelta(days=10), ["week", "account"]),
+    (DAY0, DAY0 + timedelta(days=30), ["month"]),
+    (DAY0 + timedelta(days=1), DAY0 + timedelta(days=4), []),
+]
+
+
+def _check(client: Any, events: list[Event]) -> None:
+    """The finance report for every period, and each account's usage (``GET /v1/usage``)."""
+    for start, end, group_by in PERIODS:
+        report = reports.finance(client, start, end, group_by)
+        got = {k: report[k] for k in ("rows", "prepaid_liability_nano", "top")}
+        assert got == _expected(events, start, end, group_by), (start, end, group_by)
+    for start, end, _ in PERIODS[:3]:
+        for account in ACCOUNTS:
+            mine = [e for e in events if getattr(e, "account_id", None) == account]
+            expected = [
+                {
+                    "day": row["period"],
+                    "model": row["model"],
+                    "requests": row["requests"],
+                    "prompt_tokens": row["prompt_tokens"],
+                    "completion_tokens": row["completion_tokens"],
+                    "cache_read_tokens": row["cache_read_tokens"],
+                    "cost_nano": row["revenue_nano"],
+                }
+                for row in _expected(mine, start, end, ["day", "model"])["rows"]
+                if row["requests"]
+            ]
+            got = [
+                {k: v for k, v in row.items() if k != "cost"}
+                for row in reports.usage(client, account, start, end)
+            ]
+            assert got == expected, (account, start, end)
+
+
+def test_finance_equals_the_events_whatever_the_rollups_hold(
+    chdb_folder: Path, clickhouse_database: str
+) -> None:
+    clickhouse = ClickHouse(f"chdb://{chdb_folder}", clickhouse_database)
+    clickhouse.migrate()
+    client = clickhouse.client()
+    history = _history()
+    on_time = [e for e in history if not _is_late(e)]
+    late = [e for e in history if _is_late(e)]
+    assert len(late) == 3 * 3  # three requests: started, completed, charge
+
+    _check(client, [])  # nothing yet: empty rollups, every day read from the events
+    _insert(clickhouse, on_time, as_of_then=True)
+    _check(client, on_time)  # the rollups may be empty or partly refreshed: still exact
+    refresh_rollups(client)
+    week = (DAY0, DAY0 + timedelta(days=7))
+    # Caught up: whole days come from the rollups alone (the point of them).
+    nothing = frozenset[date]()
+    assert reports.stale_days(client, None, week[1]) == {
+        "request_events": nothing,
+        "ledger_entries": nothing,
+    }
+    _check(client, on_time)
+
+    _insert(clickhouse, late, as_of_then=False)  # a day the rollups had already computed
+    late_days = frozenset({LATE_DAY.date()})
+    assert reports.stale_days(client, *week) == {
+        "request_events": late_days,
+        "ledger_entries": late_days,
+    }
+    assert reports.stale_days(client, *week, account_id="acc_a") == {
+        "request_events": nothing,
+        "ledger_entries": nothing,
+    }
+    _check(client, history)
+    refresh_rollups(client)  # recomputes that day; it stays read from the events for 5 minutes
+    _check(client, history)
+
+
+def test_a_split_reads_partial_and_stale_days_from_the_events() -> None:
+    at = DAY0 + timedelta(hours=6)
+    d = DAY0.date()
+    split = reports.split_period(
+        at, DAY0 + timedelta(days=5, hours=12), frozenset({d + timedelta(days=2)})
+    )
+    assert (split.first_day, split.end_day) == (d + timedelta(days=1), d + timedelta(days=5))
+    assert split.stale == (d + timedelta(days=2),)
+    assert split.ranges == (
+        (at, DAY0 + timedelta(days=1)),
+        (DAY0 + timedelta(days=2), DAY0 + timedelta(days=3)),
+        (DAY0 + timedelta(days=5), DAY0 + timedelta(days=5, hours=12)),
+    )
+    # Adjacent ranges merge; stale days outside the period are ignored.
+    stale = frozenset({d, d + timedelta(days=1), d + timedelta(days=9)})
+    split = reports.split_period(DAY0, DAY0 + timedelta(days=3), stale)
+    assert split.ranges == ((DAY0, DAY0 + timedelta(days=2)),)
+    assert split.stale == (d, d + timedelta(days=1))
+    # Within one day: no whole day, all of it from the events.
+    split = reports.split_period(at, at + timedelta(hours=2), frozenset())
+    assert split.ranges == ((at, at + timedelta(hours=2)),) and split.first_day == split.end_day
+    # Whole days, caught up: nothing from the events.
+    assert reports.split_period(DAY0, DAY0 + timedelta(days=7), frozenset()).ranges == ()
+    # From the beginning (the liability): the end's partial day and stale days.
+    split = reports.split_period(None, at, frozenset({d - timedelta(days=40)}))
+    assert (split.first_day, split.end_day) == (date.min, d)
+    assert split.ranges == ((DAY0 - timedelta(days=40), DAY0 - timedelta(days=39)), (DAY0, at))
