@@ -20,11 +20,97 @@ def clickhouse(chdb_folder: Path, clickhouse_database: str) -> ClickHouse:
 
 
 def test_migrations_apply_once_and_create_the_tables(clickhouse: ClickHouse) -> None:
-    assert clickhouse.migrate() == [m.version for m in migrations()] == [1, 2, 3, 4, 5, 6]
+    assert clickhouse.migrate() == [m.version for m in migrations()] == list(range(1, 9))
     assert clickhouse.migrate() == []
     tables = {row[0] for row in clickhouse.client().query("SHOW TABLES").result_rows}
     assert {"request_events", "ledger_entries", "schema_migrations", "usage_hourly"} <= tables
     assert {"usage_daily", "revenue_hourly", "revenue_daily", "usage_hourly_refresh"} <= tables
+    assert not any(t.endswith("_0008") for t in tables)  # 0008's copies are gone
+
+
+def test_the_sort_order_migration_keeps_every_row_and_can_run_again(
+    clickhouse: ClickHouse,
+) -> None:
+    """0008 copies both event tables into new ones with another sorting key. Run again over
+    data (as after a crash halfway), it keeps every row, the projections and entry_seq."""
+    clickhouse.migrate()
+    client = clickhouse.client()
+    at = datetime(2026, 11, 22, 12, tzinfo=UTC)
+    client.insert(
+        "request_events",
+        [
+            [
+                f"ev-{n}",
+                "request.completed",
+                at,
+                f"req-{n}",
+                f"acc-{n % 3}",
+                "k",
+                "m",
+                "d",
+                "s",
+                False,
+                at,
+                n,
+            ]
+            for n in range(50)
+        ],
+        column_names=[
+            "event_id",
+            "event_type",
+            "occurred_at",
+            "request_id",
+            "account_id",
+            "key_id",
+            "model",
+            "deployment",
+            "surface",
+            "stream",
+            "started_at",
+            "prompt_tokens",
+        ],
+    )
+    client.insert(
+        "ledger_entries",
+        [
+            [f"acc:{n}", f"acc:{n}", at, "acc", "charge", -n, 1000 - n, "c", f"req-{n}"]
+            for n in range(1, 21)
+        ],
+        column_names=[
+            "event_id",
+            "entry_id",
+            "occurred_at",
+            "account_id",
+            "kind",
+            "amount_nano",
+            "balance_after_nano",
+            "cause_event_id",
+            "request_id",
+        ],
+    )
+    before = client.query("SELECT sum(prompt_tokens), count() FROM request_events").result_rows
+    (sort_order,) = [m for m in migrations() if m.version == 8]
+    for statement in sort_order.statements:
+        client.command(statement)
+    assert (
+        client.query("SELECT sum(prompt_tokens), count() FROM request_events").result_rows == before
+    )
+    assert client.query("SELECT sum(entry_seq), count() FROM ledger_entries").result_rows == [
+        (210, 20)
+    ]
+    keys = dict(
+        client.query(
+            "SELECT name, sorting_key FROM system.tables WHERE database = currentDatabase() "
+            "AND name IN ('request_events', 'ledger_entries')"
+        ).result_rows
+    )
+    assert keys["request_events"].startswith("toDate(started_at), account_id")
+    assert keys["ledger_entries"].startswith("toDate(occurred_at), account_id")
+    looked_up = client.query(
+        "SELECT account_id FROM request_events WHERE request_id = 'req-7' "
+        "SETTINGS force_optimize_projection = 1"
+    ).result_rows
+    assert looked_up == [("acc-1",)]
 
 
 def test_a_request_event_written_is_read_back(clickhouse: ClickHouse) -> None:
