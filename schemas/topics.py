@@ -19,6 +19,7 @@ __all__ = [
     "BILLING_COMMANDS",
     "COMMAND_RESULTS",
     "DEAD_LETTER",
+    "KEY_USAGE",
     "LEDGER",
     "PRICES",
     "REQUESTS",
@@ -70,6 +71,11 @@ PRICES = Topic("tollway.prices", key="model", partitions=1, compacted=True)
 ALERTS = Topic("tollway.alerts", key="account_id", partitions=ACCOUNT_PARTITIONS)
 #: Billing's answer to each command (applied, duplicate, rejected and why).
 COMMAND_RESULTS = Topic("tollway.command-results", key="account_id", partitions=ACCOUNT_PARTITIONS)
+#: Each gateway's recent use of rate-limited keys, read by every other gateway (no consumer
+#: group) so a key's limits hold across instances. Only the last minutes matter.
+KEY_USAGE = Topic(
+    "tollway.key-usage", key="producer", partitions=1, configs={"retention.ms": "600000"}
+)
 #: Events no consumer could parse, with the reason in the headers.
 DEAD_LETTER = Topic("tollway.dead-letter", key="source topic", partitions=1)
 
@@ -84,4 +90,5 @@ ALL_TOPICS: tuple[Topic, ...] = (
     COMMAND_RESULTS,
     ALERTS,
     DEAD_LETTER,
+    KEY_USAGE,
 )

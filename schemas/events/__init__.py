@@ -16,6 +16,7 @@ from .commands import (
     TopUp,
 )
 from .ledger import LedgerEntryKind, LedgerEntryRecorded
+from .limits import KeyUsageReported, KeyUse
 from .prices import ModelPriced, PriceVersion
 from .requests import RequestCompleted, RequestStarted, RequestStatus, Surface, UsageSource
 
@@ -33,6 +34,8 @@ __all__ = [
     "CreateApiKey",
     "Event",
     "Hold",
+    "KeyUsageReported",
+    "KeyUse",
     "LedgerEntryKind",
     "LedgerEntryRecorded",
     "ModelPriced",

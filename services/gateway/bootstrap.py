@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from .adapters.events import EventSink
 from .adapters.reports import UsageReports
+from .adapters.shared_limits import SharedLimits
 from .adapters.spool import Spool
 from .adapters.state_feed import StateFeed
 from .adapters.upstream import Upstream
@@ -36,11 +37,19 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         feed = StateFeed(cfg.kafka_bootstrap, keys, accounts)
         upstream = Upstream()
         reports = UsageReports(cfg.metering_url, cfg.admin_token)
+        limiter = RateLimiter(shared=cfg.limits_report_ms > 0)
+        shared = (
+            SharedLimits(
+                cfg.kafka_bootstrap, limiter, sink.producer, interval_s=cfg.limits_report_ms / 1000
+            )
+            if cfg.limits_report_ms > 0
+            else None
+        )
         runtime.deps = Deps(
             catalog=catalog,
             keys=keys,
             accounts=accounts,
-            limiter=RateLimiter(),
+            limiter=limiter,
             upstream=upstream,
             events=sink,
             reports=reports,
@@ -56,15 +65,24 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 "events_queued": sink.queued,
                 "events_spooled": sink.degraded,
                 "spool_backlog_s": round(sink.backlog_age(), 3),
+                "limit_reports_sent": shared.sent if shared else 0,
+                "limit_reports_applied": shared.applied if shared else 0,
+                "limit_requests_reported": shared.requests_sent if shared else 0,
+                "limit_requests_applied": shared.requests_applied if shared else 0,
+                "limit_keys_unreported": limiter.unreported,
             }
 
         runtime.status = status
         app.state.sink, app.state.feed = sink, feed
         await sink.start()
         await feed.start()
+        if shared is not None:
+            await shared.start()
         try:
             yield
         finally:
+            if shared is not None:
+                await shared.stop()
             await feed.stop()
             await sink.stop()
             await upstream.close()

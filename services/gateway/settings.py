@@ -47,6 +47,11 @@ class GatewaySettings:
     events_linger_ms: int = field(
         default_factory=lambda: int(_env("TOLLWAY_EVENTS_LINGER_MS", "5"))
     )
+    #: How often each instance tells the others what rate-limited keys used (0: never, and
+    #: each instance applies limits alone).
+    limits_report_ms: int = field(
+        default_factory=lambda: int(_env("TOLLWAY_LIMITS_REPORT_MS", "100"))
+    )
     #: Where ``GET /v1/usage`` reads a key holder's usage (the metering service's API).
     metering_url: str = field(
         default_factory=lambda: _env(

@@ -1,8 +1,10 @@
 """Token buckets per API key: requests per minute and tokens per minute.
 
 Pure and clock-injected, so tests need no sleeping. Each gateway instance
-keeps its own buckets: with N instances behind a balancer a key may reach up
-to N times its limit (documented; a shared limiter is future work).
+keeps its own buckets, and keeps count of what its callers took from them
+(``drain_use``) for the other instances, which take the same from theirs
+(``take_remote``): a key's limits then hold across instances, give or take
+what a report interval (plus Kafka's delivery) lets through before they hear.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-__all__ = ["Bucket", "RateLimiter"]
+__all__ = ["Bucket", "RateLimiter", "Use"]
 
 
 @dataclass
@@ -39,11 +41,65 @@ class Bucket:
         self.level -= amount
 
 
+@dataclass
+class Use:
+    """What one key took here since the last report, and its limits. ``tokens`` is net: a
+    request that used fewer tokens than admission took gives the difference back."""
+
+    requests: int
+    tokens: int
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+
+
 class RateLimiter:
     """Buckets keyed by (key_id, kind), created with the limit the plan gives."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, shared: bool = False) -> None:
+        """``shared``: keep count of local use for ``drain_use`` (other instances read it)."""
         self._buckets: dict[tuple[str, str], Bucket] = {}
+        self._use: dict[str, Use] = {}
+        self._shared = shared
+
+    def _note(
+        self, key_id: str, requests: int, tokens: int, rpm: int | None, tpm: int | None
+    ) -> None:
+        if not self._shared:
+            return
+        use = self._use.get(key_id)
+        if use is None:
+            self._use[key_id] = Use(requests, tokens, rpm, tpm)
+            return
+        use.requests += requests
+        use.tokens += tokens
+        use.tokens_per_minute = tpm
+        if requests:
+            use.requests_per_minute = rpm
+
+    @property
+    def unreported(self) -> int:
+        """Keys with use not drained yet."""
+        return len(self._use)
+
+    def drain_use(self) -> dict[str, Use]:
+        """What callers took here since the last call, by key (limited keys only)."""
+        use, self._use = self._use, {}
+        return use
+
+    def take_remote(
+        self,
+        key_id: str,
+        now: float,
+        requests_per_minute: int | None,
+        tokens_per_minute: int | None,
+        requests: int,
+        tokens: int,
+    ) -> None:
+        """Take what another instance's callers took with this key (may go negative)."""
+        if requests_per_minute and requests:
+            self._bucket(key_id, "requests", requests_per_minute).take(requests, now)
+        if tokens_per_minute and tokens:
+            self._bucket(key_id, "tokens", tokens_per_minute).take(tokens, now)
 
     def _bucket(self, key_id: str, kind: str, per_minute: int) -> Bucket:
         bucket = self._buckets.get((key_id, kind))
@@ -73,9 +129,12 @@ class RateLimiter:
             self._bucket(key_id, "requests", requests_per_minute).take(1, now)
         if tokens_per_minute:
             self._bucket(key_id, "tokens", tokens_per_minute).take(tokens, now)
+        if requests_per_minute or tokens_per_minute:
+            self._note(key_id, 1, tokens, requests_per_minute, tokens_per_minute)
         return 0
 
     def settle(self, key_id: str, now: float, tokens_per_minute: int | None, extra: int) -> None:
         """After a request: charge the tokens used beyond what admission took."""
         if tokens_per_minute and extra:
             self._bucket(key_id, "tokens", tokens_per_minute).take(extra, now)
+            self._note(key_id, 0, extra, None, tokens_per_minute)
