@@ -159,7 +159,7 @@ class SharedLimits:
 
     async def _follow(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+            bootstrap_servers=self._bootstrap, enable_auto_commit=False
         )
         await consumer.start()
         try:
