@@ -44,8 +44,12 @@ class GatewaySettings:
     refuse_when_backlog_older_than_s: float | None = field(
         default_factory=lambda: _optional_float("TOLLWAY_REFUSE_WHEN_BACKLOG_S")
     )
+    #: How long the producer gathers request events into one batch. Each batch costs the
+    #: event loop a few hundred microseconds that a request arriving then waits through:
+    #: 20 ms (vs 5) took ~1 ms off the unloaded p99 (bench/gateway), for events that reach
+    #: Kafka at most 20 ms later.
     events_linger_ms: int = field(
-        default_factory=lambda: int(_env("TOLLWAY_EVENTS_LINGER_MS", "5"))
+        default_factory=lambda: int(_env("TOLLWAY_EVENTS_LINGER_MS", "20"))
     )
     #: How often each instance tells the others what rate-limited keys used (0: never, and
     #: each instance applies limits alone).

@@ -42,7 +42,7 @@ class EventSink:
         bootstrap: str,
         spool: Spool,
         *,
-        linger_ms: int = 5,
+        linger_ms: int = 20,
         send_timeout_s: float = 5.0,
         retry_every_s: float = 1.0,
     ) -> None:
