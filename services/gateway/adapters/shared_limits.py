@@ -95,9 +95,10 @@ class SharedLimits:
 
     async def _report(self) -> None:
         producer: AIOKafkaProducer | None = None
+        failing = False
         try:
             while True:
-                await asyncio.sleep(self._interval)
+                await asyncio.sleep(self._interval if not failing else 1.0)
                 event = self.report()
                 if event is None:
                     continue
@@ -114,15 +115,25 @@ class SharedLimits:
                         ),
                         timeout=2,
                     )
-                    self.sent += 1
-                    self.requests_sent += sum(u.requests for u in event.uses)
                 except (KafkaError, TimeoutError, OSError) as exc:
                     self.dropped += 1
-                    log.warning("key usage report dropped", extra={"error": type(exc).__name__})
+                    if not failing:  # once per outage, not every interval
+                        failing = True
+                        log.warning(
+                            "key usage reports dropped until kafka takes them; "
+                            "each instance limits alone meanwhile",
+                            extra={"error": type(exc).__name__},
+                        )
                     if producer is not None:
                         with contextlib.suppress(Exception):
                             await producer.stop()
                         producer = None
+                    continue
+                self.sent += 1
+                self.requests_sent += sum(u.requests for u in event.uses)
+                if failing:
+                    failing = False
+                    log.info("key usage reports sent again", extra={"dropped": self.dropped})
         finally:
             if producer is not None:
                 with contextlib.suppress(Exception):
@@ -158,9 +169,7 @@ class SharedLimits:
                 await asyncio.sleep(1)
 
     async def _follow(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False
-        )
+        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
             partitions = [TopicPartition(KEY_USAGE.name, p) for p in range(KEY_USAGE.partitions)]

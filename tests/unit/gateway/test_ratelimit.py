@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from services.gateway.adapters.shared_limits import SharedLimits
 from services.gateway.domain.ratelimit import RateLimiter
+from tests.support import eventually, free_port
 
 
 def test_requests_per_minute_then_retry_after() -> None:
@@ -110,3 +111,20 @@ def test_unshared_limiter_keeps_no_count() -> None:
     limiter = RateLimiter()
     assert limiter.admit("k", 0.0, 5, 100, 10) == 0
     assert limiter.drain_use() == {}
+
+
+async def test_without_kafka_reports_are_dropped_and_limits_stay_local() -> None:
+    limiter = RateLimiter(shared=True)
+    shared = SharedLimits(f"127.0.0.1:{free_port()}", limiter, "gw_a", interval_s=0.01)
+    await shared.start()
+    try:
+        assert [limiter.admit("k", 0.0, 2, None, 0) for _ in range(3)][:2] == [0, 0]
+
+        async def dropped() -> int:
+            return shared.dropped
+
+        await eventually(dropped, lambda n: n >= 1, timeout=10, interval=0.01, what="a drop")
+        assert shared.sent == 0 and limiter.unreported == 0  # drained, not piling up
+        assert limiter.admit("k", 0.0, 2, None, 0) > 0  # still limited, here alone
+    finally:
+        await shared.stop()
