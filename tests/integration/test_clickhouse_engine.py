@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from schemas.clickhouse import migrations
+from schemas.events import LedgerEntryRecorded, RequestStarted
 from services.metering.adapters.clickhouse import ClickHouse
+from services.metering.domain.rows import tables_of
 
 pytestmark = pytest.mark.integration
 
@@ -36,64 +38,46 @@ def test_the_sort_order_migration_keeps_every_row_and_can_run_again(
     clickhouse.migrate()
     client = clickhouse.client()
     at = datetime(2026, 11, 22, 12, tzinfo=UTC)
-    client.insert(
-        "request_events",
-        [
-            [
-                f"ev-{n}",
-                "request.completed",
-                at,
-                f"req-{n}",
-                f"acc-{n % 3}",
-                "k",
-                "m",
-                "d",
-                "s",
-                False,
-                at,
-                n,
-            ]
-            for n in range(50)
-        ],
-        column_names=[
-            "event_id",
-            "event_type",
-            "occurred_at",
-            "request_id",
-            "account_id",
-            "key_id",
-            "model",
-            "deployment",
-            "surface",
-            "stream",
-            "started_at",
-            "prompt_tokens",
-        ],
-    )
-    client.insert(
-        "ledger_entries",
-        [
-            [f"acc:{n}", f"acc:{n}", at, "acc", "charge", -n, 1000 - n, "c", f"req-{n}"]
-            for n in range(1, 21)
-        ],
-        column_names=[
-            "event_id",
-            "entry_id",
-            "occurred_at",
-            "account_id",
-            "kind",
-            "amount_nano",
-            "balance_after_nano",
-            "cause_event_id",
-            "request_id",
-        ],
-    )
-    before = client.query("SELECT sum(prompt_tokens), count() FROM request_events").result_rows
+    requests = [
+        RequestStarted(
+            request_id=f"req-{n}",
+            account_id=f"acc-{n % 3}",
+            key_id="k",
+            model="m",
+            deployment="d",
+            surface="openai.chat",
+            stream=False,
+            prompt_tokens_estimate=n,
+            occurred_at=at,
+        )
+        for n in range(50)
+    ]
+    ledger = [
+        LedgerEntryRecorded(
+            entry_id=f"acc:{n}",
+            event_id=f"acc:{n}",
+            account_id="acc",
+            kind="charge",
+            amount_nano=-n,
+            balance_after_nano=1000 - n,
+            cause_event_id="c",
+            request_id=f"req-{n}",
+            occurred_at=at,
+        )
+        for n in range(1, 21)
+    ]
+    for name, table in tables_of([*requests, *ledger]).items():
+        client.insert_arrow(name, table)
+    before = client.query(
+        "SELECT sum(prompt_tokens_estimate), count() FROM request_events"
+    ).result_rows
+    assert before == [(sum(range(50)), 50)]
     (sort_order,) = [m for m in migrations() if m.version == 8]
     for statement in sort_order.statements:
         client.command(statement)
     assert (
-        client.query("SELECT sum(prompt_tokens), count() FROM request_events").result_rows == before
+        client.query("SELECT sum(prompt_tokens_estimate), count() FROM request_events").result_rows
+        == before
     )
     assert client.query("SELECT sum(entry_seq), count() FROM ledger_entries").result_rows == [
         (210, 20)
