@@ -79,7 +79,8 @@ def lookup(client: Client, request_id: str) -> dict[str, Any] | None:
                stream, max_tokens, prompt_tokens_estimate, started_at, status, http_status,
                error_code, finish_reason, prompt_tokens, completion_tokens, cache_read_tokens,
                cache_write_tokens, usage_source, ttft_ms, latency_ms
-        FROM request_events WHERE request_id = {rid:String} ORDER BY occurred_at""",
+        FROM request_events WHERE request_id = {rid:String}
+        ORDER BY occurred_at, event_type = 'request.completed'""",
             {"rid": request_id},
         ),
         "event_id",
