@@ -295,8 +295,8 @@ def _caught_up(client: Client) -> dict[str, datetime]:
 def stale_days(client: Client) -> dict[str, frozenset[date]]:
     """Per event table, the days its rollup may not hold whole yet: those with rows
     ingested since it last caught up. Not narrowed to a period or an account: the skip
-    index on ingested_at finds them alone, and each condition more cost more to plan than
-    it saved (the split takes the days of its period)."""
+    index on ingested_at finds them alone, and narrowing cost more to plan than it saved
+    (each split keeps the days of its own period)."""
     caught_up = _caught_up(client)
     rows = _rows(
         client,
