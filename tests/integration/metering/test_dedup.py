@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from schemas.events import LedgerEntryRecorded, RequestCompleted, RequestStarted
+from schemas.events import LedgerEntryRecorded
 from services.metering.adapters.clickhouse import ClickHouse
 from services.metering.domain.rows import tables_of
 from services.metering.service_layer import reports
 
+from .requests import request_events
 from .rollups import refresh_rollups
 
 pytestmark = pytest.mark.integration
@@ -38,31 +39,7 @@ def _events() -> list:  # type: ignore[type-arg]
             )
         )
     for n in range(5):
-        common = {
-            "request_id": f"r{n}",
-            "account_id": "acc",
-            "key_id": "k",
-            "model": "m",
-            "deployment": "d",
-            "surface": "openai.chat",
-            "stream": False,
-        }
-        out.append(RequestStarted(**common, prompt_tokens_estimate=10, occurred_at=T0))
-        out.append(
-            RequestCompleted(
-                **common,
-                started_at=T0,
-                status="succeeded",
-                http_status=200,
-                prompt_tokens=10 + n,
-                completion_tokens=5,
-                cache_read_tokens=0,
-                cache_write_tokens=0,
-                usage_source="upstream",
-                latency_ms=3,
-                occurred_at=T0 + timedelta(seconds=1),
-            )
-        )
+        out.extend(request_events(f"r{n}", "acc", T0, prompt=10 + n))
         balance -= 100 + n
         out.append(
             LedgerEntryRecorded(

@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 
-from schemas.events import Event, LedgerEntryRecorded, RequestCompleted, RequestStarted
+from schemas.events import Event, LedgerEntryRecorded, RequestCompleted
 from services.metering.adapters.clickhouse import ClickHouse
 from services.metering.domain.rows import tables_of
 from services.metering.service_layer import reports
 
+from .requests import request_events
 from .rollups import refresh_rollups
 
 pytestmark = pytest.mark.integration
@@ -68,33 +69,20 @@ def _history() -> list[Event]:
             for r, hour in enumerate((1, 11, 23)):
                 at = DAY0 + timedelta(days=d, hours=hour, minutes=7 * a)
                 rid, model = f"req-{account}-{d}-{r}", MODELS[(d + r + a) % 2]
-                common = {
-                    "request_id": rid,
-                    "account_id": account,
-                    "key_id": f"key-{account}",
-                    "model": model,
-                    "deployment": "dep",
-                    "surface": "openai.chat",
-                    "stream": False,
-                }
                 prompt, completion = 100 + 10 * d + r, 20 + a
-                events.append(RequestStarted(**common, prompt_tokens_estimate=90, occurred_at=at))
-                done = at + timedelta(seconds=2)
-                events.append(
-                    RequestCompleted(
-                        **common,
-                        started_at=at,
-                        status="succeeded",
-                        http_status=200,
-                        prompt_tokens=prompt,
-                        completion_tokens=completion,
-                        cache_read_tokens=r,
-                        cache_write_tokens=0,
-                        usage_source="upstream",
-                        latency_ms=40,
-                        occurred_at=done,
-                    )
+                started, completed = request_events(
+                    rid,
+                    account,
+                    at,
+                    took=timedelta(seconds=2),
+                    model=model,
+                    estimate=90,
+                    prompt=prompt,
+                    completion=completion,
+                    cache_read=r,
                 )
+                events.extend((started, completed))
+                done = completed.occurred_at
                 entry(
                     "charge",
                     -(prompt * 1000 + completion * 3000),
