@@ -27,7 +27,8 @@ __all__ = [
     "usage",
 ]
 
-PERIODS = {"day": "toDate({t})", "week": "toMonday({t})", "month": "toStartOfMonth({t})"}
+#: Report periods over a source's ``day`` column.
+PERIODS = {"day": "day", "week": "toMonday(day)", "month": "toStartOfMonth(day)"}
 GROUPS = {"day", "week", "month", "model", "account"}
 
 
@@ -179,7 +180,7 @@ def usage(client: Client, account_id: str, start: datetime, end: datetime) -> li
     return [_clean(r) | {"cost": format_usd(int(r["cost_nano"]))} for r in rows]
 
 
-def _group_sql(group_by: list[str], time_column: str) -> tuple[list[str], list[str]]:
+def _group_sql(group_by: list[str]) -> tuple[list[str], list[str]]:
     unknown = [g for g in group_by if g not in GROUPS]
     periods = [g for g in group_by if g in PERIODS]
     if unknown or len(periods) > 1:
@@ -191,7 +192,7 @@ def _group_sql(group_by: list[str], time_column: str) -> tuple[list[str], list[s
     exprs, names = [], []
     for g in group_by:
         if g in PERIODS:
-            exprs.append(PERIODS[g].format(t=time_column) + " AS period")
+            exprs.append(PERIODS[g] + " AS period")
             names.append("period")
         elif g == "model":
             exprs.append("model")
@@ -271,25 +272,23 @@ def split_period(start: datetime | None, end: datetime, stale: frozenset[date]) 
 
 def _caught_up(client: Client) -> dict[str, datetime]:
     """Per daily rollup, the time since which ingested rows may be missing from it."""
+    rollups = [rollup for _, rollup in _SOURCES.values()]
+    rows = ", ".join(f"'{r}_refresh', (SELECT count() FROM {r})" for r in rollups)
     refreshed = {
         row["view"]: datetime.fromtimestamp(row["started"], UTC) - _MARGIN
         for row in _rows(
             client,
-            """
+            f"""
         SELECT view, toUnixTimestamp(last_success_time) AS started,
-               if(view = 'usage_daily_refresh', (SELECT count() FROM usage_daily),
-                  (SELECT count() FROM revenue_daily)) AS rows
+               map({rows})[view] AS rows
         FROM system.view_refreshes
         WHERE database = currentDatabase() AND last_success_time IS NOT NULL
-          AND view IN ('usage_daily_refresh', 'revenue_daily_refresh')""",
+          AND view IN ({", ".join(f"'{r}_refresh'" for r in rollups)})""",
             {},
         )
         if row["rows"]  # an empty rollup (new, or emptied by a migration) holds nothing
     }
-    return {
-        rollup: refreshed.get(f"{rollup}_refresh", _NEVER)
-        for rollup in ("usage_daily", "revenue_daily")
-    }
+    return {rollup: refreshed.get(f"{rollup}_refresh", _NEVER) for rollup in rollups}
 
 
 def stale_days(client: Client) -> dict[str, frozenset[date]]:
@@ -421,9 +420,8 @@ def _money_source(split: Split, account_id: str | None = None) -> tuple[str, dic
 def finance(client: Client, start: datetime, end: datetime, group_by: list[str]) -> dict[str, Any]:
     if start >= end:
         raise ReportError("'from' must be before 'to'", "from")
-    exprs, names = _group_sql(group_by, "day")
+    exprs, names = _group_sql(group_by)
     group = f"GROUP BY {', '.join(names)}" if names else ""
-    # The liability is the balances at ``end``: the ledger from its beginning.
     stale = stale_days(client)
     usage_sql, usage_params = _usage_source(split_period(start, end, stale["request_events"]))
     money_sql, money_params = _money_source(split_period(start, end, stale["ledger_entries"]))
@@ -468,6 +466,7 @@ def finance(client: Client, start: datetime, end: datetime, group_by: list[str])
             if k not in names:
                 target[k] += int(v)
     rows = [_clean(r) for _, r in sorted(merged.items(), key=lambda kv: [str(x) for x in kv[0]])]
+    # The liability is the balances at ``end``: the ledger from its beginning.
     liability_sql, liability_params = _money_source(
         split_period(None, end, stale["ledger_entries"])
     )
