@@ -11,7 +11,7 @@ import pytest
 from schemas.clickhouse import migrations
 from schemas.events import LedgerEntryRecorded, RequestStarted
 from services.metering.adapters.clickhouse import ClickHouse
-from services.metering.domain.rows import tables_of
+from tests.integration.metering.events import insert_events
 
 pytestmark = pytest.mark.integration
 
@@ -66,8 +66,7 @@ def test_the_sort_order_migration_keeps_every_row_and_can_run_again(
         )
         for n in range(1, 21)
     ]
-    for name, table in tables_of([*requests, *ledger]).items():
-        client.insert_arrow(name, table)
+    insert_events(client, [*requests, *ledger])
     before = client.query(
         "SELECT sum(prompt_tokens_estimate), count() FROM request_events"
     ).result_rows

@@ -11,10 +11,9 @@ import pytest
 
 from schemas.events import LedgerEntryRecorded
 from services.metering.adapters.clickhouse import ClickHouse
-from services.metering.domain.rows import tables_of
 from services.metering.service_layer import reports
 
-from .requests import request_events
+from .events import insert_events, request_events
 from .rollups import refresh_rollups
 
 pytestmark = pytest.mark.integration
@@ -59,11 +58,6 @@ def _events() -> list:  # type: ignore[type-arg]
     return out
 
 
-def _insert(clickhouse: ClickHouse, events: list) -> None:  # type: ignore[type-arg]
-    for name, table in tables_of(events).items():
-        clickhouse.client().insert_arrow(name, table)
-
-
 def _all_reports(clickhouse: ClickHouse) -> tuple[object, ...]:
     client = clickhouse.client()
     start, end = T0 - timedelta(days=1), T0 + timedelta(days=1)
@@ -81,10 +75,10 @@ def test_a_batch_inserted_twice_changes_no_report(
     clickhouse = ClickHouse(f"chdb://{chdb_folder}", clickhouse_database)
     clickhouse.migrate()
     events = _events()
-    _insert(clickhouse, events)
+    insert_events(clickhouse.client(), events)
     once = _all_reports(clickhouse)
-    _insert(clickhouse, events)  # the crash after insert, before the offset commit
-    _insert(clickhouse, events[:7])  # and a partial batch read again
+    insert_events(clickhouse.client(), events)  # the crash after insert, before the offset commit
+    insert_events(clickhouse.client(), events[:7])  # and a partial batch read again
     assert _all_reports(clickhouse) == once
     finance = once[0]
     assert finance["totals"]["revenue_nano"] == sum(100 + n for n in range(5))  # type: ignore[index]
@@ -98,7 +92,7 @@ def test_reconcile_finds_a_missing_charge_and_a_ledger_gap(
     clickhouse = ClickHouse(f"chdb://{chdb_folder}", clickhouse_database)
     clickhouse.migrate()
     events = [e for e in _events() if getattr(e, "entry_id", "") != "acc:4"]  # r1's charge lost
-    _insert(clickhouse, events)
+    insert_events(clickhouse.client(), events)
     found = reports.reconcile(clickhouse.client(), T0 - timedelta(days=1), T0 + timedelta(days=1))
     kinds = sorted(m["kind"] for m in found)
     assert kinds == ["ledger_gap", "missing_charge"]
@@ -140,8 +134,8 @@ def test_rollups_recompute_what_changed_and_count_copies_once(
     clickhouse.migrate()
     client = clickhouse.client()
     events = _events()
-    _insert(clickhouse, events)
-    _insert(clickhouse, events)  # the crash after insert, before the offset commit
+    insert_events(clickhouse.client(), events)
+    insert_events(clickhouse.client(), events)  # the crash after insert, before the offset commit
     prompt = sum(10 + n for n in range(5))
     _refreshed_until(client, ((5, prompt, 25), (5, prompt), (510, 500_000_000, 10**10), (510,)))
 
@@ -156,8 +150,8 @@ def test_rollups_recompute_what_changed_and_count_copies_once(
         else e.model_copy(update={"request_id": "r9", "event_id": f"{e.event_id}-late"})
         for e in late
     ]
-    _insert(clickhouse, events[:7])
-    _insert(clickhouse, late)
+    insert_events(clickhouse.client(), events[:7])
+    insert_events(clickhouse.client(), late)
     _refreshed_until(
         client, ((6, prompt + 10, 30), (6, prompt + 10), (610, 500_000_000, 10**10), (610,))
     )

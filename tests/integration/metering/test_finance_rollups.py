@@ -20,10 +20,9 @@ import pytest
 
 from schemas.events import Event, LedgerEntryRecorded, RequestCompleted
 from services.metering.adapters.clickhouse import ClickHouse
-from services.metering.domain.rows import tables_of
 from services.metering.service_layer import reports
 
-from .requests import request_events
+from .events import insert_events, request_events
 from .rollups import refresh_rollups
 
 pytestmark = pytest.mark.integration
@@ -102,14 +101,6 @@ def _is_late(event: Event) -> bool:
     return getattr(
         event, "account_id", None
     ) == LATE_ACCOUNT and LATE_DAY <= at < LATE_DAY + timedelta(days=1)
-
-
-def _insert(clickhouse: ClickHouse, events: list[Event], *, as_of_then: bool) -> None:
-    """``as_of_then``: stamp rows as ingested when they happened (history), else now."""
-    for name, table in tables_of(events).items():
-        if as_of_then:
-            table = table.append_column("ingested_at", table["occurred_at"])
-        clickhouse.client().insert_arrow(name, table)
 
 
 # -- the reference, from the events ---------------------------------------------------------------
@@ -245,7 +236,7 @@ def test_finance_equals_the_events_whatever_the_rollups_hold(
     assert len(late) == 3 * 3  # three requests: started, completed, charge
 
     _check(client, [])  # nothing yet: empty rollups, every day read from the events
-    _insert(clickhouse, on_time, as_of_then=True)
+    insert_events(client, on_time, ingested_then=True)
     _check(client, on_time)  # the rollups may be empty or partly refreshed: still exact
     refresh_rollups(client)
     # Caught up: whole days come from the rollups alone (the point of them).
@@ -253,7 +244,7 @@ def test_finance_equals_the_events_whatever_the_rollups_hold(
     assert reports.stale_days(client) == {"request_events": nothing, "ledger_entries": nothing}
     _check(client, on_time)
 
-    _insert(clickhouse, late, as_of_then=False)  # a day the rollups had already computed
+    insert_events(client, late)  # a day the rollups had already computed
     late_days = frozenset({LATE_DAY.date()})
     assert reports.stale_days(client) == {
         "request_events": late_days,

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from services.metering.adapters.clickhouse import ClickHouse
-from services.metering.domain.rows import tables_of
 from services.metering.service_layer import reports
 
-from .requests import request_events
+from .events import insert_events, request_events
 
 pytestmark = pytest.mark.integration
 
@@ -24,8 +23,7 @@ def test_a_request_done_within_its_millisecond_lists_started_first(
     at = datetime(2026, 11, 22, 12, 0, 0, 5000, tzinfo=UTC)  # both events in one millisecond
     started, completed = request_events("req-fast", "acc", at, took=timedelta(microseconds=400))
     # One part: sorted by its key, where 'request.completed' < 'request.started'.
-    for name, table in tables_of([completed, started]).items():
-        clickhouse.client().insert_arrow(name, table)
+    insert_events(clickhouse.client(), [completed, started])
     trail = reports.lookup(clickhouse.client(), "req-fast")
     assert trail is not None
     assert [e["event_type"] for e in trail["events"]] == ["request.started", "request.completed"]

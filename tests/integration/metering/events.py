@@ -1,12 +1,25 @@
-"""A request as the gateway writes it, for tests that put events straight into ClickHouse."""
+"""Events as the gateway and billing write them, put straight into ClickHouse by tests."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from schemas.events import RequestCompleted, RequestStarted
+from clickhouse_connect.driver.client import Client
 
-__all__ = ["request_events"]
+from schemas.events import Event, RequestCompleted, RequestStarted
+from services.metering.domain.rows import tables_of
+
+__all__ = ["insert_events", "request_events"]
+
+
+def insert_events(client: Client, events: Sequence[Event], *, ingested_then: bool = False) -> None:
+    """Write ``events`` as the sink does (Arrow, one insert per table). ``ingested_then``:
+    stamp rows as ingested when they happened (history), not now."""
+    for name, table in tables_of(events).items():
+        if ingested_then:
+            table = table.append_column("ingested_at", table["occurred_at"])
+        client.insert_arrow(name, table)
 
 
 def request_events(
