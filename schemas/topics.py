@@ -17,12 +17,16 @@ __all__ = [
     "API_KEYS",
     "BALANCES",
     "BILLING_COMMANDS",
+    "CLOCK",
     "COMMAND_RESULTS",
     "DEAD_LETTER",
     "KEY_USAGE",
     "LEDGER",
+    "MEMBERS",
     "PRICES",
     "REQUESTS",
+    "WEBHOOKS",
+    "WEBHOOK_DELIVERIES",
     "Topic",
 ]
 
@@ -76,12 +80,32 @@ COMMAND_RESULTS = Topic("tollway.command-results", key="account_id", partitions=
 KEY_USAGE = Topic(
     "tollway.key-usage", key="producer", partitions=1, configs={"retention.ms": "600000"}
 )
+#: Clock ticks billing writes to each partition it owns (``clock.tick``), co-partitioned with
+#: requests and commands so an account's time passes in order with its events. Only ticks
+#: after a consumer's committed offsets are ever read again: a week is plenty.
+CLOCK = Topic(
+    "tollway.clock",
+    key="partition",
+    partitions=ACCOUNT_PARTITIONS,
+    configs={"retention.ms": str(7 * 24 * 3600 * 1000)},
+)
+#: Where each account's alerts go (``webhook.recorded``), written by billing's admin API.
+WEBHOOKS = Topic("tollway.webhooks", key="webhook_id", partitions=1, compacted=True)
+#: Each webhook delivery's latest state (``webhook.delivery``): the dispatcher's work list
+#: across restarts, and the delivery log.
+WEBHOOK_DELIVERIES = Topic(
+    "tollway.webhook-deliveries", key="delivery_id", partitions=1, compacted=True
+)
+#: Accounts' members (``member.recorded``, key member_id) and their sign-in sessions
+#: (``member.session``, key session_id), written by billing with the account's changes.
+MEMBERS = Topic("tollway.members", key="member_id or session_id", partitions=3, compacted=True)
 #: Events no consumer could parse, with the reason in the headers.
 DEAD_LETTER = Topic("tollway.dead-letter", key="source topic", partitions=1)
 
 ALL_TOPICS: tuple[Topic, ...] = (
     REQUESTS,
     BILLING_COMMANDS,
+    CLOCK,
     LEDGER,
     ACCOUNT_STATUS,
     API_KEYS,
@@ -91,4 +115,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ALERTS,
     DEAD_LETTER,
     KEY_USAGE,
+    WEBHOOKS,
+    WEBHOOK_DELIVERIES,
+    MEMBERS,
 )

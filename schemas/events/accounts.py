@@ -7,10 +7,11 @@ writes for an account, so a reader can drop a stale one.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.limits import MAX_TOKENS
 from schemas.money import NanoUSD, NonNegativeNanoUSD
 
 from ._base import Event
@@ -25,10 +26,10 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = "default"
-    monthly_token_quota: int | None = Field(default=None, ge=0)
-    requests_per_minute: int | None = Field(default=None, ge=1)
-    tokens_per_minute: int | None = Field(default=None, ge=1)
+    name: Annotated[str, Field(min_length=1, max_length=64)] = "default"
+    monthly_token_quota: int | None = Field(default=None, ge=0, le=MAX_TOKENS * 10**3)
+    requests_per_minute: int | None = Field(default=None, ge=1, le=10**9)
+    tokens_per_minute: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
 
 
 class AccountStatusChanged(Event):
@@ -47,3 +48,7 @@ class AccountStatusChanged(Event):
     monthly_token_quota: int | None = Field(default=None, ge=0)
     requests_per_minute: int | None = Field(default=None, ge=1)
     tokens_per_minute: int | None = Field(default=None, ge=1)
+    #: Per gateway process (its ``producer`` id): every request event of this account that
+    #: process numbered below this has been applied, and is in ``available_nano``. A gateway
+    #: counts its own reservation for a request it admitted until then.
+    applied_through: dict[str, int] = Field(default_factory=dict, max_length=1000)

@@ -18,8 +18,9 @@ from schemas.money import NanoUSD, NonNegativeNanoUSD
 from ._base import Event
 from .accounts import AccountStatus, Plan
 from .api_keys import ApiKeyRecorded
+from .members import MemberRecorded, SessionRecorded
 
-__all__ = ["AccountSnapshot", "CommandResult", "Hold", "ProducerStream"]
+__all__ = ["AccountSnapshot", "CommandResult", "Hold", "KeySpend", "ProducerStream"]
 
 
 class Hold(BaseModel):
@@ -27,6 +28,18 @@ class Hold(BaseModel):
 
     amount_nano: NonNegativeNanoUSD
     placed_at: AwareDatetime
+    #: The key whose request it is (it counts against that key's spend limit too).
+    key_id: str = ""
+
+
+class KeySpend(BaseModel):
+    """What a key with a spend limit has been charged in its current period."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: ``2026-12-02`` (a day), ``2026-12`` (a month) or ``total``.
+    period: str = Field(max_length=10)
+    spent_nano: NonNegativeNanoUSD
 
 
 class ProducerStream(BaseModel):
@@ -66,6 +79,14 @@ class AccountSnapshot(Event):
     entries: int = Field(ge=0)
     #: Low-balance thresholds already alerted (re-armed when the balance rises above).
     alerted: tuple[str, ...] = ()
+    #: A short digest of the command each idempotency key in ``applied`` was used for.
+    fingerprints: dict[str, str] = {}
+    #: Per key with a spend limit, its charges in the current period.
+    key_spend: dict[str, KeySpend] = {}
+    #: The account's members (removed ones too: their ids are never reused) and their
+    #: sessions still active.
+    members: dict[str, MemberRecorded] = {}
+    sessions: dict[str, SessionRecorded] = {}
 
 
 class CommandResult(Event):
@@ -76,6 +97,9 @@ class CommandResult(Event):
     account_id: str
     outcome: Literal["applied", "duplicate", "rejected"]
     reason: str = ""
+    #: Which rule refused a rejected command (``account_not_found``, ``balance_limit``,
+    #: ``idempotency_conflict``…): the admin API's status follows from it.
+    code: str = ""
     balance_nano: NanoUSD = 0
     available_nano: NanoUSD = 0
     status: str = ""

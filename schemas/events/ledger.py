@@ -33,6 +33,8 @@ class LedgerEntryRecorded(Event):
     request_id: str | None = None
     idempotency_key: str | None = None
     reason: str | None = None
+    #: Who made a manual entry (top-ups, adjustments, refunds): the admin token's name.
+    actor: str | None = Field(default=None, max_length=64)
     # Charges only: what was priced, at which price version.
     model: str | None = None
     price_version: str | None = None

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.money import NonNegativeNanoUSD
+from schemas.money import PriceNanoUSD
 
 from ._base import Event
 
@@ -25,10 +25,10 @@ class PriceVersion(BaseModel):
 
     version: str = Field(min_length=1, max_length=64)
     effective_from: AwareDatetime
-    input_per_mtok_nano: NonNegativeNanoUSD
-    output_per_mtok_nano: NonNegativeNanoUSD
-    cache_read_per_mtok_nano: NonNegativeNanoUSD
-    cache_write_per_mtok_nano: NonNegativeNanoUSD = 0
+    input_per_mtok_nano: PriceNanoUSD
+    output_per_mtok_nano: PriceNanoUSD
+    cache_read_per_mtok_nano: PriceNanoUSD
+    cache_write_per_mtok_nano: PriceNanoUSD = 0
 
 
 class ModelPriced(Event):

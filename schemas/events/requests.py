@@ -6,15 +6,17 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
+from schemas.limits import MAX_CHOICES, MAX_OUTPUT_TOKENS, MAX_TOKENS
+
 from ._base import Event
 
 __all__ = ["RequestCompleted", "RequestStarted", "RequestStatus", "Surface", "UsageSource"]
 
-Surface = Literal["openai.chat", "openai.completions", "anthropic.messages"]
+Surface = Literal["openai.chat", "openai.completions", "anthropic.messages", "openai.responses"]
 RequestStatus = Literal["succeeded", "failed", "cancelled"]
 UsageSource = Literal["upstream", "estimated"]
 
-_Tokens = Field(ge=0, strict=True)
+_Tokens = Field(ge=0, le=MAX_TOKENS, strict=True)
 
 
 class _Stamped(Event):
@@ -28,11 +30,9 @@ class _Stamped(Event):
     producer_seq: int | None = Field(default=None, ge=1, strict=True)
 
 
-class RequestStarted(_Stamped):
-    """Admitted and about to call the upstream. Billing places a hold on it."""
-
-    TYPE: ClassVar[str] = "request.started"
-    VERSION: ClassVar[int] = 1
+class _RequestEvent(_Stamped):
+    """What both of a request's events say about it: which request, whose, which model and
+    deployment, through which surface, streamed or not."""
 
     request_id: str = Field(min_length=1, max_length=64)
     account_id: str = Field(min_length=1, max_length=64)
@@ -41,11 +41,23 @@ class RequestStarted(_Stamped):
     deployment: str = Field(max_length=256)
     surface: Surface
     stream: bool
-    max_tokens: int | None = Field(default=None, ge=0, strict=True)
-    prompt_tokens_estimate: int = _Tokens
 
 
-class RequestCompleted(_Stamped):
+class RequestStarted(_RequestEvent):
+    """Admitted and about to call the upstream. Billing places a hold on it."""
+
+    TYPE: ClassVar[str] = "request.started"
+    VERSION: ClassVar[int] = 1
+
+    #: The most output tokens one answer may have (what the client asked, at most the
+    #: model's cap), and how many answers the upstream generates (``n``, ``best_of``…):
+    #: billing holds ``max_tokens`` times ``choices`` output tokens. Absent: 1.
+    max_tokens: int | None = Field(default=None, ge=0, le=MAX_OUTPUT_TOKENS, strict=True)
+    choices: int | None = Field(default=None, ge=1, le=MAX_CHOICES, strict=True)
+    prompt_tokens_estimate: int = Field(ge=0, le=MAX_OUTPUT_TOKENS, strict=True)
+
+
+class RequestCompleted(_RequestEvent):
     """The request ended, whatever the ending.
 
     Token meaning is normalised across surfaces: ``prompt_tokens`` counts every
@@ -57,13 +69,6 @@ class RequestCompleted(_Stamped):
     TYPE: ClassVar[str] = "request.completed"
     VERSION: ClassVar[int] = 1
 
-    request_id: str = Field(min_length=1, max_length=64)
-    account_id: str = Field(min_length=1, max_length=64)
-    key_id: str = Field(min_length=1, max_length=64)
-    model: str = Field(min_length=1, max_length=256)
-    deployment: str = Field(max_length=256)
-    surface: Surface
-    stream: bool
     started_at: AwareDatetime
     status: RequestStatus
     http_status: int = Field(ge=100, le=599, strict=True)
@@ -73,6 +78,8 @@ class RequestCompleted(_Stamped):
     completion_tokens: int = _Tokens
     cache_read_tokens: int = _Tokens
     cache_write_tokens: int = _Tokens
+    #: Part of ``completion_tokens``: what the model spent reasoning (0 if not reported).
+    reasoning_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS, strict=True)
     usage_source: UsageSource
     ttft_ms: float | None = Field(default=None, ge=0)
     latency_ms: float = Field(ge=0)
