@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
-from .adapters.events import EventSink
+from .adapters import catalog_file
+from .adapters.events import EventPublisher
+from .adapters.members_api import MembersApi
+from .adapters.metrics import PrometheusMetrics, watch_spool
 from .adapters.reports import UsageReports
 from .adapters.shared_limits import SharedLimits
 from .adapters.spool import Spool
-from .adapters.state_feed import StateFeed
-from .adapters.upstream import Upstream
-from .domain import catalog as catalog_module
-from .domain.admission import AccountStore, KeyStore
+from .adapters.upstream import HttpUpstream
 from .domain.ratelimit import RateLimiter
+from .domain.standing import AccountStore, KeyStore
 from .entrypoints.http import Runtime, build_app
+from .entrypoints.state_feed import state_feed
 from .service_layer.context import Deps
 from .settings import GatewaySettings
 
@@ -26,21 +29,32 @@ __all__ = ["create_app"]
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     cfg = settings or GatewaySettings()
-    catalog = catalog_module.load(cfg.catalog)  # fail at start, not on the first request
+    catalog = catalog_file.load(cfg.catalog)  # fail at start, not on the first request
     runtime = Runtime()
     runtime.max_body_bytes = cfg.max_body_bytes
+    runtime.body_timeout_s = cfg.body_timeout_s
+    runtime.zdr_headers = cfg.zdr_headers
+    runtime.metrics_token = cfg.admin_token
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        keys, accounts = KeyStore(), AccountStore()
-        sink = EventSink(cfg.kafka_bootstrap, Spool(cfg.spool_dir), linger_ms=cfg.events_linger_ms)
-        feed = StateFeed(cfg.kafka_bootstrap, keys, accounts)
-        upstream = Upstream()
-        reports = UsageReports(cfg.metering_url, cfg.admin_token)
+        publisher = EventPublisher(
+            cfg.kafka_bootstrap, Spool(cfg.spool_dir), linger_ms=cfg.events_linger_ms
+        )
+        spool_gauges = asyncio.create_task(watch_spool(publisher), name="spool-gauges")
+        runtime.spool = publisher
+        keys, accounts = KeyStore(), AccountStore(producer=publisher.producer_id)
+        prices = catalog.price_book()
+        feed = state_feed(cfg.kafka_bootstrap, keys, accounts, prices)
+        upstream = HttpUpstream()
+        reports = UsageReports(cfg.metering_url, cfg.admin_token) if cfg.admin_token else None
         limiter = RateLimiter(shared=cfg.limits_report_ms > 0)
         shared = (
             SharedLimits(
-                cfg.kafka_bootstrap, limiter, sink.producer, interval_s=cfg.limits_report_ms / 1000
+                cfg.kafka_bootstrap,
+                limiter,
+                publisher.producer_id,
+                interval_s=cfg.limits_report_ms / 1000,
             )
             if cfg.limits_report_ms > 0
             else None
@@ -51,20 +65,23 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             accounts=accounts,
             limiter=limiter,
             upstream=upstream,
-            events=sink,
+            events=publisher,
+            prices=prices,
+            metrics=PrometheusMetrics(),
             reports=reports,
             refuse_when_backlog_older_than_s=cfg.refuse_when_backlog_older_than_s,
         )
-        runtime.ready = lambda: feed.ready
+        runtime.ready = feed.ready.is_set
+        runtime.members = MembersApi(cfg.billing_url)
 
         def status() -> dict[str, Any]:
             return {
                 "keys": len(keys),
                 "accounts": len(accounts),
-                "events_sent": sink.sent,
-                "events_queued": sink.queued,
-                "events_spooled": sink.degraded,
-                "spool_backlog_s": round(sink.backlog_age(), 3),
+                "events_sent": publisher.sent,
+                "events_queued": publisher.queued,
+                "events_spooling": publisher.spooling,
+                "spool_backlog_s": round(publisher.backlog_age(), 3),
                 "limit_reports_sent": shared.sent if shared else 0,
                 "limit_reports_applied": shared.applied if shared else 0,
                 "limit_requests_reported": shared.requests_sent if shared else 0,
@@ -73,8 +90,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             }
 
         runtime.status = status
-        app.state.sink, app.state.feed = sink, feed
-        await sink.start()
+        await publisher.start()
         await feed.start()
         if shared is not None:
             await shared.start()
@@ -84,8 +100,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             if shared is not None:
                 await shared.stop()
             await feed.stop()
-            await sink.stop()
+            await publisher.stop()
+            spool_gauges.cancel()
             await upstream.close()
-            await reports.close()
+            if reports is not None:
+                await reports.close()
+            await runtime.members.close()
 
     return build_app(runtime, lifespan)

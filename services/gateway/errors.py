@@ -12,16 +12,23 @@ from typing import Any
 __all__ = [
     "AccountDisabled",
     "BadRequest",
+    "DeveloperAccessRevoked",
     "GatewayError",
     "InsufficientBalance",
     "InvalidApiKey",
+    "KeyLimitReached",
+    "MembersUnavailable",
     "MethodNotAllowed",
+    "ModelNotAllowed",
     "ModelNotFound",
     "NotFound",
     "NotReady",
     "QuotaExceeded",
     "RateLimited",
+    "RequestHeadersTooLarge",
+    "RequestTimeout",
     "RequestTooLarge",
+    "TooManyConnections",
     "UpstreamError",
     "UpstreamTimeout",
     "UsageUnavailable",
@@ -72,8 +79,20 @@ class MethodNotAllowed(GatewayError):
     status, kind, code = 405, "invalid_request_error", "invalid_http_method"
 
 
+class RequestTimeout(GatewayError):
+    status, kind, code = 408, "invalid_request_error", "request_timeout"
+
+
 class RequestTooLarge(GatewayError):
     status, kind, code = 413, "invalid_request_error", "request_too_large"
+
+
+class RequestHeadersTooLarge(GatewayError):
+    status, kind, code = 431, "invalid_request_error", "request_header_fields_too_large"
+
+
+class TooManyConnections(GatewayError):
+    status, kind, code = 503, "invalid_request_error", "too_many_connections"
 
 
 class RateLimited(GatewayError):
@@ -82,6 +101,26 @@ class RateLimited(GatewayError):
 
 class QuotaExceeded(GatewayError):
     status, kind, code = 429, "insufficient_quota", "quota_exceeded"
+
+
+class KeyLimitReached(GatewayError):
+    """This key's own spend limit (the account's other keys keep working)."""
+
+    status, kind, code = 429, "insufficient_quota", "key_limit_reached"
+
+
+class ModelNotAllowed(GatewayError):
+    status, kind, code = 403, "permission_error", "model_not_allowed"
+
+
+class DeveloperAccessRevoked(GatewayError):
+    """The key's member lost developer access (an operator revoked it)."""
+
+    status, kind, code = 403, "permission_error", "developer_access_revoked"
+
+
+class MembersUnavailable(GatewayError):
+    status, kind, code = 503, "api_error", "members_unavailable"
 
 
 class UpstreamError(GatewayError):
@@ -120,7 +159,9 @@ _ANTHROPIC_TYPES = {
     403: "permission_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    408: "timeout_error",
     413: "request_too_large",
+    431: "request_too_large",
     429: "rate_limit_error",
     502: "api_error",
     503: "overloaded_error",

@@ -31,12 +31,12 @@ from schemas.topics import REQUESTS
 
 from .spool import Spool, SpoolRecord
 
-__all__ = ["EventSink"]
+__all__ = ["EventPublisher"]
 
 log = logging.getLogger("tollway.gateway.events")
 
 
-class EventSink:
+class EventPublisher:
     def __init__(
         self,
         bootstrap: str,
@@ -56,22 +56,24 @@ class EventSink:
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self.degraded = not spool.empty
+        self.spooling = not spool.empty
         self.sent = 0
         #: This process's name on its events; copies of an event repeat it and its number.
-        self.producer = "gw_" + new_id().replace("-", "")
+        self.producer_id = "gw_" + new_id().replace("-", "")
         self._seqs: dict[str, int] = {}
 
     # -- the hot path ---------------------------------------------------------------
 
-    def emit(self, event: Event, key: str) -> None:
-        """Queue ``event`` (a request event) for the partition of ``key`` (its account)."""
+    def emit(self, event: Event, key: str) -> int:
+        """Queue ``event`` (a request event) for the partition of ``key`` (its account);
+        its ``producer_seq``."""
         seq = self._seqs[key] = self._seqs.get(key, 0) + 1
-        value, headers = encode_event(event, {"producer": self.producer, "producer_seq": seq})
+        value, headers = encode_event(event, {"producer": self.producer_id, "producer_seq": seq})
         self._queue.append(
             SpoolRecord(REQUESTS.name, key.encode(), value, tuple(headers), time.time())
         )
         self._wake.set()
+        return seq
 
     def backlog_age(self) -> float:
         """Seconds the oldest event not yet in Kafka has waited in the spool."""
@@ -104,16 +106,16 @@ class EventSink:
 
     async def flushed(self) -> bool:
         """True once nothing is queued or spooled (for tests and shutdown)."""
-        return not self._queue and self._spool.empty and not self.degraded
+        return not self._queue and self._spool.empty and not self.spooling
 
     # -- the writer -------------------------------------------------------------------
 
     async def _run(self) -> None:
         while True:
-            if self.degraded:
+            if self.spooling:
                 await self._spool_queue()
                 if await self._drain():
-                    self.degraded = False
+                    self.spooling = False
                     log.info("event spool drained; sending directly again")
                 elif self._closing:
                     return
@@ -131,7 +133,7 @@ class EventSink:
             if failed:
                 log.warning("kafka unavailable; spooling events", extra={"events": len(failed)})
                 await asyncio.to_thread(self._spool.append, failed)
-                self.degraded = True
+                self.spooling = True
 
     async def _sleep(self, seconds: float) -> None:
         self._wake.clear()

@@ -196,9 +196,12 @@ class PooledTransport:
         head = ("\r\n".join(lines) + "\r\n").encode("latin-1")
         return Target((parts.scheme, parts.hostname, port), head)
 
-    async def send(self, target: Target, body: bytes, read_timeout: float | None) -> Reply:
-        """Send ``body`` to ``target``; the reply once its head arrived (the body streams)."""
-        payload = b"".join((target.head, b"content-length: %d\r\n\r\n" % len(body), body))
+    async def send(
+        self, target: Target, body: bytes, read_timeout: float | None, extra: bytes = b""
+    ) -> Reply:
+        """Send ``body`` to ``target`` (``extra``: more header lines, each ending in CRLF);
+        the reply once its head arrived (the body streams)."""
+        payload = b"".join((target.head, extra, b"content-length: %d\r\n\r\n" % len(body), body))
         for attempt in range(2):
             conn = await self._acquire(target.origin)
             try:

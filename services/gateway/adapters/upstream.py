@@ -1,62 +1,60 @@
-"""Calls to OpenAI-compatible upstreams over one pooled transport.
+"""Calls to upstream deployments over one pooled transport, with each kind's headers.
 
 httpx's errors stop here: callers see ``Retryable`` (connection refused or
 reset, 5xx, 429, timeout before the first byte: try the next deployment) or
 ``Rejected`` (a 4xx about the request itself: no other deployment will do
-better, so it goes back to the client).
+better, so it goes back to the client), or ``Broken`` mid-stream.
+
+Authentication by kind: OpenAI's kinds take ``Authorization: Bearer``; Anthropic takes
+``x-api-key`` and an ``anthropic-version`` (the client's, when it sent one).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
 
 from ..domain.catalog import Deployment
+from ..service_layer.ports import Broken, Rejected, Retryable, UpstreamRequest
 from .transport import PooledTransport, Reply, Target
 
-__all__ = ["Broken", "Rejected", "Retryable", "Upstream", "UpstreamStream"]
+__all__ = ["HttpUpstream", "HttpUpstreamStream"]
+
+#: The Messages API version sent to Anthropic upstreams when the client named none.
+ANTHROPIC_VERSION = "2023-06-01"
 
 
-class Retryable(Exception):
-    def __init__(self, message: str, timeout: bool = False) -> None:
-        super().__init__(message)
-        self.timeout = timeout
-
-
-class Broken(Exception):
-    """The upstream's stream ended without finishing (dropped, reset, or stalled)."""
-
-    def __init__(self, message: str, timeout: bool = False) -> None:
-        super().__init__(message)
-        self.timeout = timeout
-
-
-@dataclass
-class Rejected(Exception):
-    status: int
-    message: str
-    param: str | None = None
-
-
-def _headers(key: str | None) -> dict[str, str]:
+def _headers(kind: str, key: str | None) -> dict[str, str]:
     headers = {"content-type": "application/json", "user-agent": "tollway-gateway"}
-    if key:
+    if kind == "anthropic":
+        if key:
+            headers["x-api-key"] = key
+    elif key:
         headers["authorization"] = f"Bearer {key}"
     return headers
 
 
+def _extra(kind: str, headers: tuple[tuple[str, str], ...]) -> bytes:
+    names = {name for name, _ in headers}
+    if kind == "anthropic" and "anthropic-version" not in names:
+        headers = (*headers, ("anthropic-version", ANTHROPIC_VERSION))
+    return b"".join(f"{name}: {value}\r\n".encode("latin-1") for name, value in headers)
+
+
 def _error_of(status: int, content: bytes) -> Exception:
+    """OpenAI's ``{"error": {...}}`` and Anthropic's ``{"type": "error", "error": {...}}``
+    both carry the message and param in ``error``."""
     message, param = f"upstream answered {status}", None
     try:
         error = orjson.loads(content).get("error") or {}
         message, param = str(error.get("message") or message), error.get("param")
     except (orjson.JSONDecodeError, AttributeError):
         pass
+    param = param if isinstance(param, str) else None
     if status >= 500 or status in (401, 403, 404, 408, 429):
         # 401/403/404: our deployment's key or model name is wrong, not the client's request.
         return Retryable(f"upstream {status}: {message}")
@@ -74,7 +72,7 @@ def _retryable() -> Iterator[None]:
         raise Retryable(f"upstream unreachable: {type(exc).__name__}") from None
 
 
-class UpstreamStream:
+class HttpUpstreamStream:
     """An open streaming response: iterate ``data:`` payloads, then ``close()``."""
 
     def __init__(self, reply: Reply) -> None:
@@ -103,25 +101,27 @@ class UpstreamStream:
         await self._reply.body.aclose()
 
 
-class Upstream:
+class HttpUpstream:
     def __init__(self, transport: PooledTransport | None = None) -> None:
         self._transport = transport or PooledTransport()
-        self._targets: dict[tuple[str, str, str | None], Target] = {}
+        self._targets: dict[tuple[str, str, str, str | None], Target] = {}
 
-    async def _send(self, deployment: Deployment, path: str, body: dict[str, Any]) -> Reply:
-        key = deployment.api_key()
-        target = self._targets.get((deployment.base_url, path, key))
+    async def _send(self, deployment: Deployment, request: UpstreamRequest) -> Reply:
+        key = deployment.api_key
+        where = (deployment.kind, deployment.base_url, request.path, key)
+        target = self._targets.get(where)
         if target is None:
-            target = self._targets[deployment.base_url, path, key] = self._transport.target(
-                deployment.base_url + path, _headers(key)
+            target = self._targets[where] = self._transport.target(
+                deployment.base_url + request.path, _headers(deployment.kind, key)
             )
+        extra = _extra(deployment.kind, request.headers)
         with _retryable():
-            return await self._transport.send(target, orjson.dumps(body), deployment.timeout_s)
+            return await self._transport.send(
+                target, orjson.dumps(request.body), deployment.timeout_s, extra
+            )
 
-    async def complete(
-        self, deployment: Deployment, path: str, body: dict[str, Any]
-    ) -> dict[str, Any]:
-        reply = await self._send(deployment, path, body)
+    async def complete(self, deployment: Deployment, request: UpstreamRequest) -> dict[str, Any]:
+        reply = await self._send(deployment, request)
         try:
             with _retryable():
                 content = await reply.body.read()
@@ -137,10 +137,8 @@ class Upstream:
             raise Retryable("upstream answered with a non-object")
         return parsed
 
-    async def stream(
-        self, deployment: Deployment, path: str, body: dict[str, Any]
-    ) -> UpstreamStream:
-        reply = await self._send(deployment, path, body)
+    async def stream(self, deployment: Deployment, request: UpstreamRequest) -> HttpUpstreamStream:
+        reply = await self._send(deployment, request)
         if reply.status != 200:
             try:
                 content = await reply.body.read()
@@ -149,7 +147,7 @@ class Upstream:
             finally:
                 await reply.body.aclose()
             raise _error_of(reply.status, content)
-        return UpstreamStream(reply)
+        return HttpUpstreamStream(reply)
 
     async def close(self) -> None:
         await self._transport.aclose()

@@ -1,6 +1,7 @@
 """The model catalog: public model ids and aliases -> upstream deployments, with prices.
 
-Loaded from a TOML file (format in the README, example in ``infra/catalog.toml``).
+Parsed from a TOML document (``adapters/catalog_file.py`` reads it; format in
+docs/catalog.md, example in ``infra/catalog.toml``).
 ``route`` turns a requested model, a router preference and the ZDR requirement
 into the ordered list of deployments to try; the caller fails over down that
 list on connection errors, 5xx and timeouts before the first byte.
@@ -9,18 +10,26 @@ list on connection errors, 5xx and timeouts before the first byte.
 from __future__ import annotations
 
 import itertools
-import os
 import re
-import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
+from schemas.events import PriceVersion
 from schemas.money import usd_to_nano
+from schemas.prices import CATALOG, EPOCH, PriceBook
 
 from ..errors import BadRequest, ModelNotFound
 
-__all__ = ["Catalog", "CatalogError", "Deployment", "Model", "Prices", "RouterPreference", "load"]
+__all__ = [
+    "KINDS",
+    "Catalog",
+    "CatalogError",
+    "Deployment",
+    "Model",
+    "Prices",
+    "RouterPreference",
+]
 
 RouterPreference = Literal["balanced", "powerful", "efficient"]
 _PREFERENCES = ("balanced", "powerful", "efficient")
@@ -40,17 +49,23 @@ class Prices:
     cache_write: int = 0
 
 
+#: The protocols an upstream can speak (see ``protocols/kinds.py``).
+KINDS = ("openai-chat", "openai-responses", "anthropic")
+
+
 @dataclass(frozen=True)
 class Deployment:
     name: str
     base_url: str
     upstream_model: str
     api_key_env: str | None = None
+    #: The key itself, from ``api_key_env`` in the environment the catalog was loaded with.
+    api_key: str | None = field(default=None, repr=False)
     zdr: bool = False
     timeout_s: float = 60.0
-
-    def api_key(self) -> str | None:
-        return os.environ.get(self.api_key_env) if self.api_key_env else None
+    #: The protocol the upstream speaks: openai-chat (OpenAI, vLLM, SGLang),
+    #: openai-responses (OpenAI's Responses API) or anthropic (native Messages).
+    kind: str = "openai-chat"
 
 
 @dataclass(frozen=True)
@@ -66,6 +81,11 @@ class Model:
     #: Relative strength, for router_preference over groups: higher is stronger.
     power: int = 1
     owned_by: str = "tollway"
+    #: Refuse (400) a request for more output tokens than ``max_output_tokens`` instead of
+    #: lowering it to the cap.
+    strict_max_tokens: bool = False
+    #: The model reasons: reasoning settings (effort, thinking) are kept when translating.
+    reasoning: bool = False
 
 
 @dataclass
@@ -74,10 +94,16 @@ class Catalog:
     aliases: dict[str, str] = field(default_factory=dict)
     #: Group id -> member model ids.
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Where a request without ``model`` goes (a group or model id); None: model is required.
+    default_model: str | None = None
     _round_robin: dict[str, itertools.count[int]] = field(default_factory=dict)
 
-    def resolve(self, requested: str) -> list[Model]:
+    def resolve(self, requested: str | None) -> list[Model]:
         """Models a requested id may be served by (a group gives several)."""
+        if requested is None:
+            if self.default_model is None:
+                raise BadRequest("Missing required parameter: 'model'.", param="model")
+            requested = self.default_model
         if requested in self.groups:
             return [self.models[m] for m in self.groups[requested]]
         model_id = self.aliases.get(requested, requested)
@@ -89,7 +115,7 @@ class Catalog:
         return [self.models[model_id]]
 
     def route(
-        self, requested: str, preference: str = "balanced", zdr_required: bool = False
+        self, requested: str | None, preference: str = "balanced", zdr_required: bool = False
     ) -> list[tuple[Model, Deployment]]:
         """Candidates in the order to try them."""
         if preference not in _PREFERENCES:
@@ -111,7 +137,7 @@ class Catalog:
             )
         if preference == "balanced" and len(candidates) > 1:
             # Spread load: rotate the start, keep the rest as failover order.
-            turn = next(self._round_robin.setdefault(requested, itertools.count()))
+            turn = next(self._round_robin.setdefault(str(requested), itertools.count()))
             start = turn % len(candidates)
             candidates = candidates[start:] + candidates[:start]
         return candidates
@@ -119,13 +145,31 @@ class Catalog:
     def listing(self) -> list[Model]:
         return list(self.models.values())
 
+    def price_book(self) -> PriceBook:
+        """The catalog's prices as billing starts from them (changes then come from
+        ``tollway.prices``): what the gateway tells clients a request cost."""
+        return PriceBook(
+            (
+                model.id,
+                PriceVersion(
+                    version=CATALOG,
+                    effective_from=EPOCH,
+                    input_per_mtok_nano=model.prices.input,
+                    output_per_mtok_nano=model.prices.output,
+                    cache_read_per_mtok_nano=model.prices.cache_read,
+                    cache_write_per_mtok_nano=model.prices.cache_write,
+                ),
+            )
+            for model in self.models.values()
+        )
 
-def _expand(value: str) -> str:
-    """``${VAR}`` and ``${VAR:-default}`` from the environment."""
+
+def _expand(value: str, environ: Mapping[str, str]) -> str:
+    """``${VAR}`` and ``${VAR:-default}`` from ``environ``."""
 
     def sub(match: re.Match[str]) -> str:
         name, _, default = match.group(1).partition(":-")
-        return os.environ.get(name, default)
+        return environ.get(name, default)
 
     return re.sub(r"\$\{([^}]+)\}", sub, value)
 
@@ -144,40 +188,57 @@ def _prices(raw: dict[str, Any], where: str) -> Prices:
         ) from None
 
 
-def _deployment(raw: dict[str, Any], where: str) -> Deployment:
+def _deployment(raw: dict[str, Any], where: str, environ: Mapping[str, str]) -> Deployment:
+    kind = str(raw.get("kind", "openai-chat"))
+    if kind not in KINDS:
+        raise CatalogError(f"{where}: kind must be one of {', '.join(KINDS)}, not {kind!r}")
     try:
         return Deployment(
             name=str(raw["name"]),
-            base_url=_expand(str(raw["base_url"])).rstrip("/"),
+            base_url=_expand(str(raw["base_url"]), environ).rstrip("/"),
             upstream_model=str(raw["upstream_model"]),
             api_key_env=raw.get("api_key_env"),
+            api_key=environ.get(raw["api_key_env"]) if raw.get("api_key_env") else None,
             zdr=bool(raw.get("zdr", False)),
             timeout_s=float(raw.get("timeout_s", 60.0)),
+            kind=kind,
         )
     except KeyError as exc:
         raise CatalogError(f"{where}: deployment needs {exc.args[0]}") from None
 
 
-def parse(data: dict[str, Any]) -> Catalog:
+def parse(data: dict[str, Any], environ: Mapping[str, str] | None = None) -> Catalog:
+    """The catalog in ``data`` (a parsed TOML document); ``environ`` fills ``${VAR}`` in
+    base URLs and each deployment's ``api_key_env`` (``adapters/catalog_file.py`` passes
+    the process's environment)."""
+    environ = environ or {}
     models: dict[str, Model] = {}
     aliases: dict[str, str] = {}
     for i, raw in enumerate(data.get("models", [])):
         where = f"models[{i}] ({raw.get('id', '?')})"
         if "id" not in raw or not raw.get("deployments"):
             raise CatalogError(f"{where}: a model needs an id and at least one deployment")
-        deployments = tuple(_deployment(d, where) for d in raw["deployments"])
+        deployments = tuple(_deployment(d, where, environ) for d in raw["deployments"])
+        names = [str(a) for a in raw.get("aliases", [])]
+        vendor = raw.get("vendor")
+        if vendor:  # `acme/<id>` names the model too, and so does `acme/<alias>`
+            names += [f"{vendor}/{name}" for name in (raw["id"], *names)]
         model = Model(
             id=raw["id"],
             prices=_prices(raw.get("prices", {}), where),
             deployments=deployments,
-            aliases=tuple(raw.get("aliases", [])),
+            aliases=tuple(names),
             streaming=bool(raw.get("streaming", True)),
             tools=bool(raw.get("tools", True)),
             max_output_tokens=int(raw.get("max_output_tokens", 16384)),
             context_window=int(raw.get("context_window", 128000)),
             power=int(raw.get("power", 1)),
-            owned_by=str(raw.get("owned_by", "tollway")),
+            owned_by=str(raw.get("owned_by") or vendor or "tollway"),
+            strict_max_tokens=bool(raw.get("strict_max_tokens", False)),
+            reasoning=bool(raw.get("reasoning", False)),
         )
+        if model.max_output_tokens < 1:
+            raise CatalogError(f"{where}: max_output_tokens must be at least 1")
         if model.id in models or model.id in aliases:
             raise CatalogError(f"{where}: id used twice")
         models[model.id] = model
@@ -194,13 +255,7 @@ def parse(data: dict[str, Any]) -> Catalog:
         groups[str(raw["id"])] = members
     if not models:
         raise CatalogError("the catalog has no models")
-    return Catalog(models, aliases, groups)
-
-
-def load(path: Path) -> Catalog:
-    try:
-        return parse(tomllib.loads(path.read_text()))
-    except OSError as exc:
-        raise CatalogError(f"cannot read the catalog {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"the catalog {path} is not valid TOML: {exc}") from None
+    default = data.get("default_model")
+    if default is not None and default not in groups and default not in models:
+        raise CatalogError(f"default_model {default!r} is neither a model nor a group")
+    return Catalog(models, aliases, groups, default_model=default)

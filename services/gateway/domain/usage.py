@@ -12,8 +12,8 @@ Two kinds of estimate, for two needs:
 Tollway's meaning (the one in ``request.completed``): ``prompt_tokens`` counts
 every input token, cache reads and writes included (OpenAI's meaning);
 ``cache_read_tokens`` and ``cache_write_tokens`` are parts of it.
-Anthropic reports ``input_tokens`` *excluding* both cache parts, so
-``to_anthropic`` subtracts them and ``from_anthropic`` adds them back.
+Anthropic reports ``input_tokens`` *excluding* both cache parts; its protocol module
+adds them back when reading and subtracts them when writing.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ __all__ = [
     "count_chat_prompt",
     "count_text",
     "estimate_chat_prompt",
+    "estimate_input",
     "estimate_text_prompt",
+    "token_count",
 ]
 
 #: Tokens counted for an image: Anthropic's figure for the largest image it takes without
@@ -39,70 +41,39 @@ __all__ = [
 IMAGE_TOKENS = 1600
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    #: Part of ``completion_tokens``: what the model spent thinking.
+    reasoning_tokens: int = 0
 
     @classmethod
-    def from_openai(cls, raw: Any) -> Usage | None:
-        """The upstream's usage, or None when it reported none a count can be taken from
-        (missing, or prompt and completion tokens that are not non-negative integers): the
-        caller then counts with the tokenizer. Odd cache details count as zero."""
-        if not isinstance(raw, dict):
-            return None
-        prompt, completion = _count(raw.get("prompt_tokens")), _count(raw.get("completion_tokens"))
-        if prompt is None or completion is None:
-            return None
-        details = raw.get("prompt_tokens_details")
-        details = details if isinstance(details, dict) else {}
-        read = _count(details.get("cached_tokens")) or 0
-        write = _count(details.get("cache_write_tokens"))
-        if write is None:
-            write = _count(raw.get("cache_creation_input_tokens")) or 0
+    def of(
+        cls, prompt: int, completion: int, read: int = 0, write: int = 0, reasoning: int = 0
+    ) -> Usage:
+        """A usage whose parts never exceed their wholes, whatever an upstream reported."""
+        read = min(read, prompt)
         return cls(
             prompt_tokens=prompt,
             completion_tokens=completion,
-            cache_read_tokens=min(read, prompt),
-            cache_write_tokens=min(write, prompt - min(read, prompt)),
-        )
-
-    @classmethod
-    def from_anthropic(cls, raw: dict[str, Any]) -> Usage:
-        read = int(raw.get("cache_read_input_tokens") or 0)
-        write = int(raw.get("cache_creation_input_tokens") or 0)
-        return cls(
-            prompt_tokens=int(raw.get("input_tokens") or 0) + read + write,
-            completion_tokens=int(raw.get("output_tokens") or 0),
             cache_read_tokens=read,
-            cache_write_tokens=write,
+            cache_write_tokens=min(write, prompt - read),
+            reasoning_tokens=min(reasoning, completion),
         )
-
-    def to_openai(self) -> dict[str, Any]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": self.cache_read_tokens},
-        }
-
-    def to_anthropic(self) -> dict[str, Any]:
-        uncached = self.prompt_tokens - self.cache_read_tokens - self.cache_write_tokens
-        return {
-            "input_tokens": max(uncached, 0),
-            "output_tokens": self.completion_tokens,
-            "cache_read_input_tokens": self.cache_read_tokens,
-            "cache_creation_input_tokens": self.cache_write_tokens,
-        }
 
     @property
     def total(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @property
+    def uncached_prompt_tokens(self) -> int:
+        return self.prompt_tokens - self.cache_read_tokens - self.cache_write_tokens
 
-def _count(value: Any) -> int | None:
+
+def token_count(value: Any) -> int | None:
     """A token count as an upstream should send it (a non-negative integer), else None."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return None
@@ -116,9 +87,24 @@ def _encoding() -> Any:
     return bpe_openai.get_encoding("o200k_base")
 
 
+#: The tokenizer refuses a text of a million characters or more: longer ones are counted a
+#: piece at a time (cut at a space where one is near, so few tokens are split).
+_PIECE = 200_000
+
+
 def count_text(text: str) -> int:
     """Tokens in ``text``, by the tokenizer."""
-    return len(_encoding().encode(text)) if text else 0
+    if not text:
+        return 0
+    encoding, total, start = _encoding(), 0, 0
+    while start < len(text):
+        end = min(start + _PIECE, len(text))
+        if end < len(text):
+            space = text.rfind(" ", start + _PIECE // 2, end)
+            end = space if space > start else end
+        total += len(encoding.encode(text[start:end]))
+        start = end
+    return total
 
 
 def count_chat_prompt(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> int:
@@ -159,16 +145,75 @@ def _content_text(content: Any) -> str:
     return ""
 
 
-def estimate_chat_prompt(messages: list[dict[str, Any]], tools: Any = None) -> int:
-    """Prompt tokens as OpenAI counts them, near enough for holds and estimates."""
+#: Fields that carry no text the model reads as input (ids, markers, opaque signatures).
+_NOT_INPUT = frozenset(
+    {
+        "type",
+        "id",
+        "role",
+        "cache_control",
+        "signature",
+        "tool_use_id",
+        "tool_call_id",
+        "call_id",
+        "detail",
+        "media_type",
+        "status",
+        "defer_loading",
+        "strict",
+    }
+)
+_IMAGES = frozenset({"image", "image_url", "input_image"})
+_FILES = frozenset({"document", "file", "input_file"})
+#: Bytes of an encoded PDF per token: a page of ~50-100 KB reads as ~1,500-3,000 tokens.
+_PDF_BYTES_PER_TOKEN = 30
+
+
+def estimate_input(*nodes: Any) -> int:
+    """Input tokens of any protocol's request parts (messages, system, tools…), near enough
+    for holds and rate limits: text at 3 bytes a token, 4 per message, images as
+    ``IMAGE_TOKENS``, encoded files by size. It walks the JSON once, with no tokenizer."""
     total = 3
-    for message in messages:
-        total += 4 + estimate_text(_content_text(message.get("content")))
-        if message.get("tool_calls"):
-            total += estimate_text(str(message["tool_calls"]))
-    if tools:
-        total += estimate_text(str(tools))
+    stack: list[Any] = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            total += estimate_text(node)
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            kind = node.get("type")
+            if kind.__class__ is str:  # a JSON schema's property may be named "type"
+                if kind in _IMAGES:
+                    total += IMAGE_TOKENS
+                    continue
+                if kind in _FILES and _encoded_size(node):
+                    total += _encoded_size(node) * 3 // 4 // _PDF_BYTES_PER_TOKEN
+                    continue
+            if "role" in node:
+                total += 4
+            for key, value in node.items():
+                if key in _NOT_INPUT:
+                    continue
+                if value.__class__ is str:  # most values: text, added without the stack
+                    total += estimate_text(value)
+                else:
+                    stack.append(value)
     return total
+
+
+def _encoded_size(node: dict[str, Any]) -> int:
+    """The length of a file part's base64 data (0 for a text document)."""
+    source = node.get("source") or node.get("file") or node
+    data = source.get("data") or source.get("file_data") if isinstance(source, dict) else None
+    if isinstance(source, dict) and source.get("type") in ("text", "content"):
+        return 0
+    return len(data) if isinstance(data, str) else 0
+
+
+def estimate_chat_prompt(messages: list[dict[str, Any]], tools: Any = None) -> int:
+    """Prompt tokens of an OpenAI chat body's messages and tools."""
+    return estimate_input(messages, tools)
 
 
 def estimate_text_prompt(prompt: str | list[str]) -> int:

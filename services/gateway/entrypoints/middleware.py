@@ -1,4 +1,5 @@
-"""ASGI middleware: a request_id for every request, on every response, and a body size limit.
+"""ASGI middleware: a request_id for every request, on every response (as ``x-request-id``
+and ``request-id``).
 
 Pure ASGI (no BaseHTTPMiddleware) so streamed responses pass through untouched
 and the per-request cost stays small.
@@ -33,14 +34,16 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = new_request_id()
-        scope.setdefault("state", {})["request_id"] = request_id
-        header = (b"x-request-id", request_id.encode())
+        state = scope.setdefault("state", {})
+        state["request_id"], state["arrived"] = request_id, time.monotonic()
+        # Both names: OpenAI's SDKs read x-request-id, Anthropic's read request-id.
+        headers = [(b"x-request-id", request_id.encode()), (b"request-id", request_id.encode())]
         started = time.monotonic()
         status: dict[str, Any] = {}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
+                message["headers"] = [*message.get("headers", []), *headers]
                 status["code"] = message["status"]
             await send(message)
 

@@ -1,7 +1,7 @@
-"""One handler per surface: validate, admit, call, shape the answer.
+"""One handler for every model-calling surface, and the small ones around it.
 
-Handlers return plain data (a dict, or an async iterator of SSE bytes); the
-HTTP entrypoint turns that into a response. Errors are ``GatewayError``s.
+Handlers return plain data (a dict, or an async iterator of SSE bytes); the HTTP
+entrypoint turns that into a response. Errors are ``GatewayError``s.
 """
 
 from __future__ import annotations
@@ -12,34 +12,28 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.events import Surface
 from schemas.money import format_usd
 
-from ..domain.admission import Principal, check_not_suspended
-from ..domain.anthropic import anthropic_input, anthropic_to_openai, openai_to_anthropic
 from ..domain.catalog import Model
-from ..domain.params import (
-    ChatRequest,
-    CompletionRequest,
-    CountTokensRequest,
-    MessagesRequest,
-    validate,
-)
-from ..domain.usage import count_chat_prompt, estimate_chat_prompt, estimate_text_prompt
-from ..errors import ModelNotFound, UsageUnavailable
+from ..domain.protocols.anthropic.request import anthropic_to_ours
+from ..domain.protocols.openai_chat.request import ours_to_chat
+from ..domain.protocols.surfaces import Parsed, Surface, parse_count_tokens
+from ..domain.standing import Principal, check_not_suspended
+from ..domain.usage import count_chat_prompt
+from ..errors import BadRequest, ModelNotFound, UsageUnavailable
 from .admission import admit
 from .call import Call
 from .context import Deps
-from .proxy import complete, open_stream, relay
-from .renderers import AnthropicRenderer, OpenAIRenderer
+from .exchange import Exchange
+from .ports import Rejected, Retryable, UpstreamRequest
+from .proxy import Answered, complete, open_stream, relay
 
 __all__ = [
+    "Answered",
     "Routing",
     "balance",
-    "chat",
-    "completions",
+    "call_model",
     "count_tokens",
-    "messages",
     "model_info",
     "models",
     "usage",
@@ -48,64 +42,72 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Routing:
-    """Per-request routing hints from headers."""
+    """Per-request routing hints and forwarded headers."""
 
     preference: str = "balanced"
     zdr_required: bool = False
+    #: Anthropic's version and beta headers, checked, for an Anthropic upstream.
+    forwarded: tuple[tuple[str, str], ...] = ()
+    #: When the request arrived (``time.monotonic``, as the deps' clock in production): the
+    #: gateway's own time before the upstream call is measured from it.
+    arrived: float | None = None
 
 
-async def chat(
-    deps: Deps, principal: Principal, request_id: str, routing: Routing, body: dict[str, Any]
-) -> dict[str, Any] | AsyncIterator[bytes]:
-    req = validate(ChatRequest, body)
-    estimate = estimate_chat_prompt(body["messages"], body.get("tools"))
-    call = _call(
+def _preference(parsed: Parsed, routing: Routing) -> str:
+    chosen = parsed.body.get("router_preference")
+    if chosen is None:
+        return routing.preference
+    if not isinstance(chosen, str):
+        raise BadRequest("router_preference must be a string.", param="router_preference")
+    return chosen
+
+
+def output_cap(surface: Surface, parsed: Parsed, model: Model) -> int:
+    """The client's output cap, lowered to the model's (or refused, for a strict model)."""
+    cap, asked = model.max_output_tokens, parsed.requested_cap
+    if asked is None:
+        return min(surface.default_cap or cap, cap)
+    if asked > cap:
+        if model.strict_max_tokens:
+            raise surface.too_many_tokens(parsed, cap, model.id)
+        return cap
+    return asked
+
+
+async def call_model(
+    deps: Deps,
+    principal: Principal,
+    request_id: str,
+    routing: Routing,
+    body: dict[str, Any],
+    surface: Surface,
+) -> Answered | AsyncIterator[bytes]:
+    parsed = surface.parse(body)
+    candidates = deps.catalog.route(
+        parsed.model, _preference(parsed, routing), routing.zdr_required
+    )
+    cap = output_cap(surface, parsed, candidates[0][0])
+    public_model = parsed.model or deps.catalog.default_model or candidates[0][0].id
+    principal.check_model(public_model, candidates[0][0].id)
+    exchange = Exchange(surface, parsed, public_model, cap, routing.forwarded)
+    servable = exchange.servable(candidates)
+    admitted = admit(
         deps,
         principal,
-        request_id,
-        routing,
-        body,
-        "openai.chat",
-        req.model,
-        bool(req.stream),
-        bool(req.tools),
-        req.output_cap,
-        estimate,
+        candidates=servable,
+        stream=parsed.stream,
+        uses_tools=parsed.uses_tools,
+        output_cap=exchange.held_cap(servable),
+        choices=parsed.choices,
+        prompt_estimate=parsed.prompt_estimate,
     )
-    return await _openai(
-        call,
-        "/chat/completions",
-        body,
-        req.model,
-        bool(req.stream_options and req.stream_options.include_usage),
-    )
-
-
-async def completions(
-    deps: Deps, principal: Principal, request_id: str, routing: Routing, body: dict[str, Any]
-) -> dict[str, Any] | AsyncIterator[bytes]:
-    req = validate(CompletionRequest, body)
-    estimate = estimate_text_prompt(req.prompt)
-    call = _call(
-        deps,
-        principal,
-        request_id,
-        routing,
-        body,
-        "openai.completions",
-        req.model,
-        bool(req.stream),
-        False,
-        req.output_cap,
-        estimate,
-    )
-    return await _openai(
-        call,
-        "/completions",
-        body,
-        req.model,
-        bool(req.stream_options and req.stream_options.include_usage),
-    )
+    call = Call(deps, request_id, surface.name, admitted, parsed.stream, public_model)
+    if routing.arrived is not None:
+        deps.metrics.overhead(surface.name, call.t0 - routing.arrived)
+    if parsed.stream:
+        upstream = await open_stream(call, exchange)
+        return relay(call, exchange, upstream)
+    return await complete(call, exchange)
 
 
 async def count_tokens(
@@ -113,83 +115,34 @@ async def count_tokens(
 ) -> dict[str, Any]:
     """Anthropic's token counting: the input tokens a Messages request would send.
 
-    Counted here with the tokenizer (the upstreams are OpenAI-compatible and have no
-    counting endpoint); free, so it writes no events and needs no balance, only a key of
-    an account that is not suspended.
+    Asked of the upstream when the model's first deployment is an Anthropic one; else
+    counted here with the tokenizer (the other kinds have no counting endpoint). Free: it
+    writes no events and needs no balance, only a key of an account that is not suspended.
     """
-    req = validate(CountTokensRequest, body)
-    deps.catalog.resolve(req.model)
+    req = parse_count_tokens(body)
+    model, deployment = deps.catalog.route(req.model, routing.preference, routing.zdr_required)[0]
     check_not_suspended(deps.accounts.get(principal.account_id))
-    messages, tools = anthropic_input(req)
+    if deployment.kind == "anthropic":
+        forwarded = {**body, "model": deployment.upstream_model}
+        forwarded.pop("router_preference", None)
+        request = UpstreamRequest("/messages/count_tokens", forwarded, routing.forwarded)
+        try:
+            counted = await deps.upstream.complete(deployment, request)
+            if isinstance(counted.get("input_tokens"), int):
+                return {"input_tokens": counted["input_tokens"]}
+        except Retryable:
+            pass  # the upstream cannot count now: count here
+        except Rejected as exc:
+            error = BadRequest(exc.message, param=exc.param)
+            error.status = exc.status
+            raise error from None
+    chat = ours_to_chat(anthropic_to_ours(req, None), model.id, False)
     # Off the event loop: the tokenizer loads on first use (~2 s) and a long prompt takes
     # tens of milliseconds.
-    return {"input_tokens": await asyncio.to_thread(count_chat_prompt, messages, tools)}
-
-
-async def messages(
-    deps: Deps, principal: Principal, request_id: str, routing: Routing, body: dict[str, Any]
-) -> dict[str, Any] | AsyncIterator[bytes]:
-    req = validate(MessagesRequest, body)
-    stream = bool(req.stream)
-    converted = anthropic_to_openai(req, req.model, stream)
-    estimate = estimate_chat_prompt(converted["messages"], converted.get("tools"))
-    call = _call(
-        deps,
-        principal,
-        request_id,
-        routing,
-        body,
-        "anthropic.messages",
-        req.model,
-        stream,
-        bool(req.tools),
-        req.max_tokens,
-        estimate,
+    counted_here = await asyncio.to_thread(
+        count_chat_prompt, chat["messages"], chat.get("tools") or []
     )
-    if stream:
-        upstream = await open_stream(call, "/chat/completions", converted)
-        return relay(call, upstream, AnthropicRenderer(req.model, estimate))
-    result, usage = await complete(call, "/chat/completions", converted)
-    return openai_to_anthropic(result, req.model, usage)
-
-
-def _call(
-    deps: Deps,
-    principal: Principal,
-    request_id: str,
-    routing: Routing,
-    body: dict[str, Any],
-    surface: Surface,
-    model: str,
-    stream: bool,
-    tools: bool,
-    max_tokens: int | None,
-    estimate: int,
-) -> Call:
-    preference = str(body.get("router_preference") or routing.preference)
-    admitted = admit(
-        deps,
-        principal,
-        model=model,
-        stream=stream,
-        uses_tools=tools,
-        max_tokens=max_tokens,
-        prompt_estimate=estimate,
-        preference=preference,
-        zdr_required=routing.zdr_required,
-    )
-    return Call(deps, request_id, surface, admitted, stream, model)
-
-
-async def _openai(
-    call: Call, path: str, body: dict[str, Any], public_model: str, include_usage: bool
-) -> dict[str, Any] | AsyncIterator[bytes]:
-    if call.stream:
-        upstream = await open_stream(call, path, body)
-        return relay(call, upstream, OpenAIRenderer(public_model, include_usage))
-    result, _ = await complete(call, path, body)
-    result["model"] = public_model
-    return result
+    return {"input_tokens": counted_here}
 
 
 def _model_entry(model: Model, model_id: str) -> dict[str, Any]:
@@ -204,6 +157,7 @@ def _model_entry(model: Model, model_id: str) -> dict[str, Any]:
         "capabilities": {
             "streaming": model.streaming,
             "tools": model.tools,
+            "reasoning": model.reasoning,
             "zero_data_retention": any(d.zdr for d in model.deployments),
         },
         "pricing": {

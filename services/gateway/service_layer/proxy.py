@@ -1,48 +1,43 @@
-"""Forwarding an admitted request upstream, with failover, and recording how it ended."""
+"""Forwarding an admitted call upstream, with failover, and recording how it ended."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import orjson
 
 from schemas.events import RequestStatus, UsageSource
+from schemas.money import format_usd
 
-from ..adapters.upstream import Broken, Rejected, Retryable, UpstreamStream
 from ..domain.catalog import Deployment, Model
+from ..domain.conversation import Answer, Text, ToolCall
+from ..domain.protocols._sse import UpstreamStreamError
+from ..domain.protocols.surfaces import PassWriter, Writer
 from ..domain.usage import Usage, count_text
 from ..errors import BadRequest, GatewayError, UpstreamError, UpstreamTimeout
 from .call import Call
-from .renderers import Renderer
+from .exchange import Exchange
+from .ports import Broken, Rejected, Retryable, UpstreamStream
+from .stream_errors import stream_error
 
-__all__ = ["complete", "open_stream", "relay", "upstream_body"]
+__all__ = ["Answered", "complete", "open_stream", "relay"]
 
 log = logging.getLogger("tollway.gateway.proxy")
 T = TypeVar("T")
-
-#: Parameters the gateway reads itself and never forwards.
-_OURS = ("router_preference",)
-
-
-def upstream_body(body: dict[str, Any], deployment: Deployment, stream: bool) -> dict[str, Any]:
-    out = {k: v for k, v in body.items() if k not in _OURS}
-    out["model"] = deployment.upstream_model
-    if stream:
-        # Always ask for usage; the renderer drops it if the client did not ask.
-        out["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-    return out
 
 
 async def _with_failover(call: Call, attempt: Callable[[Model, Deployment], Awaitable[T]]) -> T:
     last: Retryable | None = None
     for model, deployment in call.admitted.candidates:
-        call.model_id, call.deployment = model.id, deployment.name
+        call.serve_with(model, deployment)
         try:
             return await attempt(model, deployment)
         except Retryable as exc:
+            call.deps.metrics.failover(deployment.name)
             log.warning(
                 "upstream attempt failed",
                 extra={
@@ -53,22 +48,12 @@ async def _with_failover(call: Call, attempt: Callable[[Model, Deployment], Awai
             )
             last = exc
         except Rejected as exc:
-            error = BadRequest(f"The upstream rejected the request: {exc.message}", param=exc.param)
+            error = BadRequest(exc.message, param=exc.param)
             error.status = exc.status
             raise error from None
     if last is not None and last.timeout:
         raise UpstreamTimeout("The upstream model did not answer in time.")
     raise UpstreamError("The upstream model is unavailable; every deployment failed.")
-
-
-def _text_of_choices(body: dict[str, Any]) -> str:
-    parts = []
-    for choice in body.get("choices") or []:
-        message = choice.get("message") or {}
-        parts.append(str(choice.get("text") or message.get("content") or ""))
-        for tool_call in message.get("tool_calls") or []:
-            parts.append(str((tool_call.get("function") or {}).get("arguments", "")))
-    return "".join(parts)
 
 
 async def _started(call: Call, attempt: Callable[[Model, Deployment], Awaitable[T]]) -> T:
@@ -85,64 +70,72 @@ async def _started(call: Call, attempt: Callable[[Model, Deployment], Awaitable[
         raise
 
 
-async def complete(call: Call, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], Usage]:
-    """A non-streamed call; returns the upstream's body and the normalised usage."""
-    result = await _started(
-        call, lambda _m, d: call.deps.upstream.complete(d, path, upstream_body(body, d, False))
+def _generated(answer: Answer) -> str:
+    return "".join(
+        p.text if isinstance(p, Text) else p.arguments if isinstance(p, ToolCall) else p.text
+        for p in answer.parts
     )
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A whole answer in the surface's shape, and what it costs (None: no price known)."""
+
+    body: dict[str, Any]
+    cost_nano: int | None
+
+
+def _with_cost(body: dict[str, Any], cost_nano: int | None) -> dict[str, Any]:
+    """``usage.cost`` in USD, as OpenRouter reports it: a JSON number, written exactly."""
+    usage = body.get("usage")
+    if cost_nano is not None and isinstance(usage, dict):
+        usage["cost"] = orjson.Fragment(format_usd(cost_nano).encode())
+    return body
+
+
+async def complete(call: Call, exchange: Exchange) -> Answered:
+    """A non-streamed call; returns the answer in the surface's shape, and its cost."""
+    body = await _started(call, lambda m, d: call.deps.upstream.complete(d, exchange.request(m, d)))
     call.first_byte()
+    deployment = call.serving
     try:
-        usage = Usage.from_openai(result.get("usage"))
+        answer = exchange.read(deployment, body)
+        usage: Usage | None = answer.usage
         source: UsageSource = "upstream"
         if usage is None:
-            usage = Usage(call.admitted.prompt_estimate, count_text(_text_of_choices(result)))
+            usage = Usage(call.admitted.prompt_estimate, count_text(_generated(answer)))
             source = "estimated"
-        choices = result.get("choices")
-        first = choices[0] if isinstance(choices, list) and choices else {}
-        finish = _finish_reason(first.get("finish_reason") if isinstance(first, dict) else None)
+        rendered = exchange.render(deployment, body, answer, usage)
     except Exception:
         # A 200 whose body Tollway cannot read: still one request.completed, and, as the
         # client gets nothing, nothing to charge.
         log.exception("unreadable upstream answer", extra={"request_id": call.request_id})
         call.complete("failed", 502, Usage(), "estimated", error_code="upstream_error")
         raise UpstreamError("The upstream answered in a shape Tollway cannot read.") from None
-    call.complete("succeeded", 200, usage, source, finish_reason=finish)
-    return result, usage
+    call.complete("succeeded", 200, usage, source, finish_reason=answer.stop)
+    cost = call.cost_nano(usage)
+    return Answered(_with_cost(rendered, cost), cost)
 
 
-def _finish_reason(value: Any) -> str | None:
-    """The upstream's finish_reason if it is one (a short string); anything else is dropped,
-    as the event that carries it must stay valid for every consumer."""
-    return value[:64] if isinstance(value, str) and value else None
-
-
-async def open_stream(call: Call, path: str, body: dict[str, Any]) -> UpstreamStream:
+async def open_stream(call: Call, exchange: Exchange) -> UpstreamStream:
     """Open the upstream stream, failing over until one answers 200."""
-    return await _started(
-        call, lambda _m, d: call.deps.upstream.stream(d, path, upstream_body(body, d, True))
-    )
+    return await _started(call, lambda m, d: call.deps.upstream.stream(d, exchange.request(m, d)))
 
 
-def _delta_text(chunk: dict[str, Any]) -> str:
-    parts = []
-    for choice in chunk.get("choices") or []:
-        delta = choice.get("delta") or {}
-        parts.append(str(choice.get("text") or delta.get("content") or ""))
-        for tool_call in delta.get("tool_calls") or []:
-            parts.append(str((tool_call.get("function") or {}).get("arguments") or ""))
-    return "".join(parts)
-
-
-async def relay(call: Call, stream: UpstreamStream, renderer: Renderer) -> AsyncIterator[bytes]:
-    """Relay the upstream stream through ``renderer``; record the ending, whatever it is."""
-    usage: Usage | None = None
-    finish: str | None = None
-    generated: list[str] = []
+async def relay(call: Call, exchange: Exchange, stream: UpstreamStream) -> AsyncIterator[bytes]:
+    """Relay the upstream stream in the surface's shape; record the ending, whatever it is."""
+    deployment = call.serving
+    reader = exchange.reader(deployment)
+    writer = exchange.writer(deployment)
+    writer.costing.price = call.cost_nano
+    writer.costing.current = lambda: reader.usage
+    passthrough = exchange.passes_through(deployment)
     status: RequestStatus = "succeeded"
     http_status, code = 200, None
     try:
-        for piece in renderer.head():
-            yield piece
+        head = writer.head()
+        if head:
+            yield head
         done = False
         async for batch in stream.batches():
             out: list[bytes] = []
@@ -150,46 +143,44 @@ async def relay(call: Call, stream: UpstreamStream, renderer: Renderer) -> Async
                 if data == b"[DONE]":
                     done = True
                     break
-                chunk = orjson.loads(data)
-                if chunk.get("usage"):
-                    usage = Usage.from_openai(chunk["usage"])
-                for choice in chunk.get("choices") or []:
-                    finish = _finish_reason(choice.get("finish_reason")) or finish
-                generated.append(_delta_text(chunk))
-                out.extend(renderer.chunk(chunk, data))
+                event = orjson.loads(data)
+                if passthrough:
+                    reader.tally(event)
+                    out.append(cast(PassWriter, writer).write(event, data))
+                else:
+                    out.extend(cast(Writer, writer).write(e) for e in reader.feed(event))
             call.first_byte()
             if out:
                 yield b"".join(out)  # what arrived together leaves together
             if done:
                 break
-        if not done and usage is None and finish is None:
-            raise Broken("upstream stream ended without [DONE]")
-        yield b"".join(renderer.tail(usage or _estimate(call, generated)))
-    except Exception as exc:  # broken, stalled, or chunks Tollway cannot read
-        if isinstance(exc, Broken):
+        if not (done or reader.finished) and reader.usage is None and reader.stop is None:
+            raise Broken("upstream stream ended without finishing")
+        yield writer.tail(reader.usage or _estimate(call, reader.generated))
+    except Exception as exc:  # broken, stalled, failed, or events Tollway cannot read
+        if isinstance(exc, Broken | UpstreamStreamError):
             why = str(exc)
         else:
-            log.exception("unreadable upstream chunk", extra={"request_id": call.request_id})
-            why = "a chunk Tollway cannot read"
+            log.exception("unreadable upstream event", extra={"request_id": call.request_id})
+            why = "an event Tollway cannot read"
         timeout = isinstance(exc, Broken) and exc.timeout
         error: GatewayError = (UpstreamTimeout if timeout else UpstreamError)(
             "The upstream stream ended early: " + why
         )
         status, http_status, code = "failed", error.status, error.code
-        yield renderer.error(error, call.request_id)
+        yield stream_error(exchange.surface, writer, error, call.request_id)
     except (asyncio.CancelledError, GeneratorExit):
         status, http_status, code = "cancelled", 499, "client_closed"
         raise
     finally:
         await _quietly_close(stream)
-        final = usage or _estimate(call, generated)
         call.complete(
             status,
             http_status,
-            final,
-            "upstream" if usage else "estimated",
+            reader.usage or _estimate(call, reader.generated),
+            "upstream" if reader.usage else "estimated",
             error_code=code,
-            finish_reason=finish,
+            finish_reason=reader.stop,
         )
 
 
