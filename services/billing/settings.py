@@ -8,14 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal, cast
 
+from schemas.admin_access import TokenBook
 from schemas.money import usd_to_nano
 
 from .domain.rules import Rules
 
-__all__ = ["DEV_ADMIN_TOKEN", "BillingSettings"]
-
-#: The admin token of a local run. Set TOLLWAY_ADMIN_TOKEN anywhere else.
-DEV_ADMIN_TOKEN = "tollway-dev-admin-token"  # noqa: S105 - a documented local default
+__all__ = ["BillingSettings"]
 
 
 def _env(name: str, default: str) -> str:
@@ -34,6 +32,7 @@ def _rules() -> Rules:
         hold_ttl=timedelta(seconds=int(_env("TOLLWAY_HOLD_TTL_S", "900"))),
         alert_share_of_top_up_bps=int(_env("TOLLWAY_ALERT_SHARE_BPS", "2000")),
         alert_absolute_nano=usd_to_nano(_env("TOLLWAY_ALERT_BELOW_USD", "1")),
+        free_monthly_tokens=int(_env("TOLLWAY_FREE_PLAN_MONTHLY_TOKENS", "1000000")),
     )
 
 
@@ -44,7 +43,8 @@ class BillingSettings:
     )
     port: int = field(default_factory=lambda: int(_env("TOLLWAY_BILLING_PORT", "8081")))
     host: str = field(default_factory=lambda: _env("TOLLWAY_BILLING_HOST", "127.0.0.1"))
-    admin_token: str = field(default_factory=lambda: _env("TOLLWAY_ADMIN_TOKEN", DEV_ADMIN_TOKEN))
+    #: Who may call the admin API: TOLLWAY_ADMIN_TOKEN and the tokens file (no default).
+    tokens: TokenBook = field(default_factory=TokenBook.from_environment)
     catalog: Path = field(
         default_factory=lambda: Path(_env("TOLLWAY_CATALOG", "infra/catalog.toml"))
     )
@@ -54,3 +54,18 @@ class BillingSettings:
         default_factory=lambda: int(_env("TOLLWAY_KEY_ROTATION_OVERLAP_S", "86400"))
     )
     rules: Rules = field(default_factory=_rules)
+    #: How often billing writes a clock tick to each partition it owns: month turns, hold
+    #: and key expiry happen at most this late when an account has no traffic.
+    clock_tick_s: float = field(default_factory=lambda: float(_env("TOLLWAY_CLOCK_TICK_S", "10")))
+    #: Where webhook signing secrets derive from (``schemas.webhooks``), read when first
+    #: needed: a billing that registers no webhook never makes the key.
+    data_dir: Path = field(default_factory=lambda: Path(_env("TOLLWAY_DATA_DIR", "data")))
+    #: Accept http:// webhook URLs (local runs and tests); else HTTPS only.
+    webhooks_allow_http: bool = field(
+        default_factory=lambda: _env("TOLLWAY_WEBHOOK_ALLOW_HTTP", "") == "1"
+    )
+    #: How long a member's sign-in session lasts (signing out, or a password change, ends
+    #: it sooner).
+    session_ttl_s: int = field(
+        default_factory=lambda: int(_env("TOLLWAY_SESSION_TTL_S", str(12 * 3600)))
+    )

@@ -13,7 +13,7 @@ nothing; available = balance - holds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.events import (
@@ -21,29 +21,46 @@ from schemas.events import (
     AccountStatus,
     AccountStatusChanged,
     ApiKeyRecorded,
-    BalanceLow,
+    BalanceRanLow,
     CommandResult,
     Event,
     Hold,
+    KeySpend,
     LedgerEntryKind,
     LedgerEntryRecorded,
+    MemberRecorded,
     Plan,
     ProducerStream,
+    QuotaUsed,
+    SessionRecorded,
+    SpendPeriod,
 )
+from schemas.money import MAX_BALANCE_NANO, format_usd
+from schemas.prices import Charge, div_half_even
 
-from .pricing import Charge, div_half_even
 from .rules import Rules
 
-__all__ = ["AccountState", "Rejected"]
+__all__ = ["AccountState", "Rejected", "Unappliable"]
 
 
 class Rejected(ValueError):
-    """A command that cannot apply; the message is the reason an operator reads."""
+    """A command that cannot apply: ``code`` says which rule (the admin API answers with the
+    status that code calls for), the message is the reason an operator reads."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Unappliable(ValueError):
+    """An event no state can take (a charge past the balance's lowest bound): parked on the
+    dead-letter topic by the consumer, never applied, never blocking the events after it."""
 
 
 #: Overtaken events remembered per gateway process; beyond this the oldest gaps are
 #: given up on (an event that far behind would be dropped as a copy).
 MAX_MISSING = 1000
+_HOUR = timedelta(hours=1)
 
 
 @dataclass
@@ -68,10 +85,58 @@ class Stream:
             return True
         return False
 
+    @property
+    def watermark(self) -> int:
+        """Every number below this has been applied."""
+        return min(self.missing) if self.missing else self.next_seq
+
     def record(self) -> ProducerStream:
         return ProducerStream(
             next_seq=self.next_seq, missing=tuple(sorted(self.missing)), last_seen=self.last_seen
         )
+
+
+#: The fields a snapshot keeps as they are, and those it keeps as a copy of a dict (the
+#: rest, ``streams`` and ``alerted``, change form).
+_KEPT_AS_IS = (
+    "account_id",
+    "name",
+    "plan",
+    "suspended",
+    "balance_nano",
+    "month",
+    "month_tokens",
+    "last_top_up_nano",
+    "status",
+    "sequence",
+    "entries",
+)
+_KEPT_COPIED = ("holds", "keys", "applied", "fingerprints", "key_spend", "members", "sessions")
+
+
+#: Revoked and expired keys stay in the state only to answer "already revoked": a day, and
+#: the newest ``KEPT_INACTIVE_KEYS`` at most (every gateway has them from the compacted
+#: topic). Rotating a key in a loop must not grow the state, and every snapshot, without end.
+INACTIVE_KEY_TTL = timedelta(days=1)
+KEPT_INACTIVE_KEYS = 1000
+
+#: The shares of a monthly token quota that raise an alert.
+QUOTA_ALERT_PERCENTS = (80, 100)
+
+
+def spend_period(period: SpendPeriod, now: datetime) -> str:
+    """The label of the period ``now`` falls in: a UTC day, a UTC month, or all time."""
+    if period == "day":
+        return now.astimezone(UTC).strftime("%Y-%m-%d")
+    if period == "month":
+        return now.astimezone(UTC).strftime("%Y-%m")
+    return "total"
+
+
+def _kept(source: object) -> dict[str, Any]:
+    """The fields kept between a state and its snapshot, read from either."""
+    kept: dict[str, Any] = {name: getattr(source, name) for name in _KEPT_AS_IS}
+    return kept | {name: dict(getattr(source, name)) for name in _KEPT_COPIED}
 
 
 @dataclass
@@ -92,16 +157,25 @@ class AccountState:
     streams: dict[str, Stream] = field(default_factory=dict)
     entries: int = 0
     alerted: set[str] = field(default_factory=set)
+    #: What each remembered idempotency key was used for (a short digest of the command), so
+    #: the same key sent with other values is refused rather than taken for a retry.
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    #: Per key with a spend limit: its charges in the current period.
+    key_spend: dict[str, KeySpend] = field(default_factory=dict)
+    #: The account's people and their active sign-in sessions (``members.py``).
+    members: dict[str, MemberRecorded] = field(default_factory=dict)
+    sessions: dict[str, SessionRecorded] = field(default_factory=dict)
 
     # -- derived ------------------------------------------------------------------------
 
     @property
     def held_nano(self) -> int:
-        return sum(h.amount_nano for h in self.holds.values())
+        """At most the largest balance: more blocks the account as surely, and stays in range."""
+        return min(sum(h.amount_nano for h in self.holds.values()), MAX_BALANCE_NANO)
 
     @property
     def available_nano(self) -> int:
-        return self.balance_nano - self.held_nano
+        return max(self.balance_nano - self.held_nano, -MAX_BALANCE_NANO)
 
     def derive_status(self) -> AccountStatus:
         if self.suspended:
@@ -132,6 +206,23 @@ class AccountState:
             if self.applied[oldest] >= horizon:
                 break
             del self.applied[oldest]
+            self.fingerprints.pop(oldest, None)
+
+    def forget_old_keys(self, now: datetime) -> int:
+        """Drop revoked and expired keys past ``INACTIVE_KEY_TTL``, and the oldest beyond
+        ``KEPT_INACTIVE_KEYS``; return how many went (on a clock tick: O(keys))."""
+        inactive = sorted(
+            (k for k in self.keys.values() if k.status != "active"), key=lambda k: k.occurred_at
+        )
+        gone = [k for k in inactive if now - k.occurred_at > INACTIVE_KEY_TTL]
+        kept = len(inactive) - len(gone)
+        if kept > KEPT_INACTIVE_KEYS:
+            survivors = [k for k in inactive if now - k.occurred_at <= INACTIVE_KEY_TTL]
+            gone += survivors[: kept - KEPT_INACTIVE_KEYS]
+        for key in gone:
+            del self.keys[key.key_id]
+            self.key_spend.pop(key.key_id, None)
+        return len(gone)
 
     def seen(self, key: str) -> bool:
         return key in self.applied
@@ -161,6 +252,7 @@ class AccountState:
             "request_id": None,
             "idempotency_key": None,
             "reason": None,
+            "actor": getattr(cause, "actor", None),
             "model": None,
             "price_version": None,
             "input_cost_nano": 0,
@@ -182,13 +274,26 @@ class AccountState:
             **fields,
         )
 
+    def _within_bounds(self, change: int, what: str) -> None:
+        after = self.balance_nano + change
+        if not -MAX_BALANCE_NANO <= after <= MAX_BALANCE_NANO:
+            raise Rejected(
+                "balance_limit",
+                f"{what} would take the balance to {format_usd(after)} USD, past the stated "
+                f"bound of {format_usd(MAX_BALANCE_NANO)} USD either way",
+            )
+
     def top_up(
         self, amount: int, key: str, cause: Event, now: datetime, rules: Rules
     ) -> list[Event]:
         if amount < rules.min_top_up_nano:
-            raise Rejected(f"a top-up must be at least {rules.min_top_up_nano} nano-USD")
+            raise Rejected(
+                "top_up_below_minimum",
+                f"a top-up must be at least {format_usd(rules.min_top_up_nano)} USD",
+            )
         fee = div_half_even(amount * rules.fee_bps, 10_000)
         received = amount + fee if rules.fee_mode == "add" else amount
+        self._within_bounds(received - fee, "this top-up")
         self.applied[key] = now
         self.last_top_up_nano = amount
         return [
@@ -206,6 +311,7 @@ class AccountState:
     def adjust(
         self, amount: int, reason: str, refund: bool, key: str, cause: Event, now: datetime
     ) -> list[Event]:
+        self._within_bounds(amount, "this adjustment")
         self.applied[key] = now
         return [
             self._entry(
@@ -218,9 +324,9 @@ class AccountState:
             )
         ]
 
-    def hold(self, request_id: str, amount: int, now: datetime) -> None:
+    def hold(self, request_id: str, amount: int, now: datetime, key_id: str = "") -> None:
         if request_id not in self.holds:
-            self.holds[request_id] = Hold(amount_nano=amount, placed_at=now)
+            self.holds[request_id] = Hold(amount_nano=amount, placed_at=now, key_id=key_id)
 
     def charge(
         self,
@@ -231,13 +337,21 @@ class AccountState:
         cause: Event,
         now: datetime,
         remember: bool = True,
+        key_id: str = "",
     ) -> list[Event]:
-        """Release the request's hold and charge its exact cost. ``remember`` keeps the
-        request id for the dedup window (for events that carry no producer sequence)."""
-        self.holds.pop(request_id, None)
+        """Release the request's hold and charge its exact cost, to the account and to the
+        key's spend. ``remember`` keeps the request id for the dedup window (for events that
+        carry no producer sequence)."""
+        cost = charge.total_nano if charge is not None else 0
+        if self.balance_nano - cost < -MAX_BALANCE_NANO:
+            raise Unappliable(
+                f"charging {format_usd(cost)} USD would take the balance past its lowest bound"
+            )
+        hold = self.holds.pop(request_id, None)
         if remember:
             self.applied[request_id] = now
         self.month_tokens += tokens
+        self._spend(hold.key_id if hold is not None else key_id, cost, now)
         if charge is None or charge.total_nano == 0:
             return []
         return [
@@ -256,9 +370,53 @@ class AccountState:
             )
         ]
 
+    # -- keys' spend limits ---------------------------------------------------------------------
+
+    def _charged(self, key_id: str, now: datetime) -> tuple[str, int] | None:
+        """The key's current spend period and its charges in it (None: no spend limit)."""
+        record = self.keys.get(key_id)
+        policy = record.policy if record is not None else None
+        if policy is None or policy.spend_limit_nano is None:
+            return None
+        period = spend_period(policy.spend_period, now)
+        known = self.key_spend.get(key_id)
+        return period, known.spent_nano if known is not None and known.period == period else 0
+
+    def _spend(self, key_id: str, cost: int, now: datetime) -> None:
+        charged = self._charged(key_id, now)
+        if charged is None or cost <= 0:
+            return
+        period, spent = charged
+        self.key_spend[key_id] = KeySpend(
+            period=period, spent_nano=min(spent + cost, MAX_BALANCE_NANO)
+        )
+
+    def key_spent(self, key_id: str, now: datetime) -> int:
+        """The key's charges in its current period, and the holds of its requests in flight."""
+        charged = self._charged(key_id, now)
+        if charged is None:
+            return 0
+        return charged[1] + sum(h.amount_nano for h in self.holds.values() if h.key_id == key_id)
+
+    def key_limit_changes(self, now: datetime) -> list[ApiKeyRecorded]:
+        """Keys whose spend limit has just been reached, or no longer is (a new period, a
+        hold released): their records, updated here, for every gateway."""
+        changed = []
+        for key_id, record in self.keys.items():
+            limit = record.policy.spend_limit_nano if record.policy is not None else None
+            if limit is None or record.status != "active":
+                continue
+            reached = self.key_spent(key_id, now) >= limit
+            if reached != record.limit_reached:
+                update = {"limit_reached": reached, "occurred_at": now}
+                changed.append(record.model_copy(update=update))
+        for record in changed:
+            self.keys[record.key_id] = record
+        return changed
+
     # -- alerts -------------------------------------------------------------------------------
 
-    def low_balance_alerts(self, now: datetime, rules: Rules) -> list[BalanceLow]:
+    def low_balance_alerts(self, now: datetime, rules: Rules) -> list[BalanceRanLow]:
         """Alerts for thresholds the available balance has just fallen to; re-arm the rest.
         An account never topped up has nothing to fall from, so it gets none."""
         if self.last_top_up_nano == 0:
@@ -276,7 +434,7 @@ class AccountState:
             if self.available_nano <= threshold and kind not in self.alerted:
                 self.alerted.add(kind)
                 alerts.append(
-                    BalanceLow.model_construct(
+                    BalanceRanLow.model_construct(
                         event_id=f"{self.account_id}:alert:{kind}:{self.entries}",
                         occurred_at=now,
                         account_id=self.account_id,
@@ -288,6 +446,31 @@ class AccountState:
                 )
             elif self.available_nano > threshold:
                 self.alerted.discard(kind)
+        return alerts
+
+    def quota_alerts(self, now: datetime) -> list[QuotaUsed]:
+        """80 % and 100 % of the plan's monthly token quota, each once a month."""
+        quota = self.plan.monthly_token_quota
+        if not quota:
+            return []
+        alerts = []
+        for percent in QUOTA_ALERT_PERCENTS:
+            mark = f"quota{percent}:{self.month}"
+            if self.month_tokens * 100 >= quota * percent and mark not in self.alerted:
+                self.alerted -= {a for a in self.alerted if a.startswith(f"quota{percent}:")}
+                self.alerted.add(mark)
+                alerts.append(
+                    QuotaUsed.model_construct(
+                        event_id=f"{self.account_id}:quota:{percent}:{self.month}",
+                        occurred_at=now,
+                        account_id=self.account_id,
+                        percent=percent,
+                        month=self.month,
+                        month_tokens=self.month_tokens,
+                        monthly_token_quota=quota,
+                        plan_name=self.plan.name,
+                    )
+                )
         return alerts
 
     # -- records ------------------------------------------------------------------------------
@@ -311,9 +494,18 @@ class AccountState:
             monthly_token_quota=plan.monthly_token_quota,
             requests_per_minute=plan.requests_per_minute,
             tokens_per_minute=plan.tokens_per_minute,
+            applied_through=self._applied_through(now),
         )
 
-    def result(self, command: Event, outcome: str, reason: str = "") -> CommandResult:
+    def _applied_through(self, now: datetime) -> dict[str, int]:
+        """The gateway processes that sent this account events in the last hour (a gateway's
+        reservation lives a request's length), at most the 1,000 latest."""
+        recent = [(s.last_seen, p) for p, s in self.streams.items() if now - s.last_seen < _HOUR]
+        return {p: self.streams[p].watermark for _, p in sorted(recent)[-1000:]}
+
+    def result(
+        self, command: Event, outcome: str, reason: str = "", code: str = ""
+    ) -> CommandResult:
         return CommandResult.model_construct(
             event_id=f"{command.event_id}:result",
             occurred_at=command.occurred_at,
@@ -321,6 +513,7 @@ class AccountState:
             account_id=self.account_id,
             outcome=outcome,
             reason=reason,
+            code=code,
             balance_nano=self.balance_nano,
             available_nano=self.available_nano,
             status=self.derive_status(),
@@ -330,44 +523,18 @@ class AccountState:
         return AccountSnapshot.model_construct(
             event_id=f"{self.account_id}:snapshot:{self.sequence}",
             occurred_at=now,
-            account_id=self.account_id,
-            name=self.name,
-            plan=self.plan,
-            suspended=self.suspended,
-            balance_nano=self.balance_nano,
-            holds=dict(self.holds),
-            month=self.month,
-            month_tokens=self.month_tokens,
-            last_top_up_nano=self.last_top_up_nano,
-            status=self.status,
-            sequence=self.sequence,
-            keys=dict(self.keys),
-            applied=dict(self.applied),
+            **_kept(self),
             streams={name: s.record() for name, s in self.streams.items()},
-            entries=self.entries,
             alerted=tuple(sorted(self.alerted)),
         )
 
     @classmethod
     def restore(cls, snap: AccountSnapshot) -> AccountState:
         return cls(
-            account_id=snap.account_id,
-            name=snap.name,
-            plan=snap.plan,
-            suspended=snap.suspended,
-            balance_nano=snap.balance_nano,
-            holds=dict(snap.holds),
-            month=snap.month,
-            month_tokens=snap.month_tokens,
-            last_top_up_nano=snap.last_top_up_nano,
-            status=snap.status,
-            sequence=snap.sequence,
-            keys=dict(snap.keys),
-            applied=dict(snap.applied),
+            **_kept(snap),
             streams={
                 name: Stream(s.next_seq, s.last_seen, set(s.missing))
                 for name, s in snap.streams.items()
             },
-            entries=snap.entries,
             alerted=set(snap.alerted),
         )

@@ -9,9 +9,14 @@ from dataclasses import dataclass
 
 from schemas.events import KEY_PREFIX_LENGTH
 
-__all__ = ["NewKey", "new_key"]
+__all__ = ["NewKey", "digest", "new_key"]
 
 _ALPHABET = string.ascii_letters + string.digits
+
+
+def digest(secret: str) -> str:
+    """What is kept of a secret (an API key, a session token): its sha256, lowercase hex."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,7 @@ class NewKey:
 
     @property
     def key_hash(self) -> str:
-        return hashlib.sha256(self.secret.encode()).hexdigest()
+        return digest(self.secret)
 
 
 def new_key() -> NewKey:

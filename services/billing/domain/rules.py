@@ -29,3 +29,5 @@ class Rules:
     alert_absolute_nano: int = NANO_PER_USD
     #: How long request ids and idempotency keys are remembered for deduplication.
     dedup_window: timedelta = timedelta(days=8)
+    #: The free plan's monthly token quota (input and output tokens, all keys together).
+    free_monthly_tokens: int = 1_000_000

@@ -1,64 +1,115 @@
-"""The admin API's logic: checking input, writing commands, waiting for their results."""
+"""The admin API's logic: writing commands, waiting for their results (and for their effect
+to be readable), reading accounts, keys and prices."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import ValidationError
-
+from schemas.admin_access import TokenBook
 from schemas.events import (
     AccountStatusChanged,
     ApiKeyRecorded,
+    Command,
+    CommandResult,
     Event,
+    KeyPolicy,
+    MemberRecorded,
     ModelPriced,
-    Plan,
     PriceVersion,
+    SessionRecorded,
+    WebhookRecorded,
     new_id,
 )
-from schemas.money import format_usd, usd_to_nano
+from schemas.money import format_usd
+from schemas.prices import PriceBook
 from schemas.topics import BILLING_COMMANDS, PRICES, Topic
 
-from ..adapters.view import AdminView
-from ..domain.pricing import PriceBook
 from ..domain.rules import Rules
+from ..domain.sign_in import SignInThrottle
+from ..errors import BadRequest, Conflict, NotFound, for_rejection
 
-__all__ = ["AdminError", "AdminRuntime", "submit"]
+__all__ = ["AdminRuntime", "Publisher", "ReadModel", "submit"]
 
 COMMAND_WAIT_S = 10.0
-
-
-class AdminError(Exception):
-    def __init__(self, status: int, code: str, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.param = status, code, message, param
-        self.kind = "invalid_request_error" if status < 500 else "api_error"
+#: How long an answered command waits for its effect to be readable here (the result and
+#: the account's status travel on two topics, read in no fixed order).
+VISIBLE_WAIT_S = 5.0
 
 
 class Publisher(Protocol):
     async def publish(self, topic: Topic, key: str, event: Event) -> None: ...
 
 
+class ReadModel(Protocol):
+    """What the admin API reads (``adapters/view.py``): accounts, keys, command results
+    (awaited by command id) and the audit trail."""
+
+    accounts: dict[str, AccountStatusChanged]
+    keys: dict[str, ApiKeyRecorded]
+    webhooks: dict[str, WebhookRecorded]
+    members: dict[str, MemberRecorded]
+    #: Active members' ids by email; active sessions by the sha256 of their token.
+    emails: dict[str, str]
+    sessions: dict[str, SessionRecorded]
+
+    def expect(self, command_id: str) -> asyncio.Future[CommandResult]: ...
+
+    def forget(self, command_id: str) -> None: ...
+
+    async def caught_up(
+        self, account_id: str, since: datetime, key_id: str | None, timeout: float
+    ) -> bool: ...
+
+    async def wait_for(self, seen: Callable[[], bool], timeout: float) -> bool: ...
+
+    def keys_of(self, account_id: str) -> list[ApiKeyRecorded]: ...
+
+    def members_of(self, account_id: str) -> list[MemberRecorded]: ...
+
+    def audit(self, account_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]: ...
+
+
+class PasswordHashing(Protocol):
+    """Members' password hashes (``adapters/passwords.py``)."""
+
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, stored: str | None, password: str) -> bool: ...
+
+
 @dataclass
 class AdminRuntime:
-    admin_token: str
-    view: AdminView
+    tokens: TokenBook
+    view: ReadModel
     publisher: Publisher
     prices: PriceBook
     rules: Rules
     rotation_overlap_s: int
     ready: Callable[[], bool]
     stats: Callable[[], dict[str, Any]]
+    passwords: PasswordHashing
+    #: False while the consumer is stuck (restarting over and over): /healthz answers 503.
+    healthy: Callable[[], bool] = lambda: True
+    #: The webhook master key, made or read on first use.
+    webhook_master: Callable[[], bytes] = lambda: b""
+    webhooks_allow_http: bool = False
+    #: How long a member's sign-in lasts, and who has failed to sign in lately.
+    session_ttl_s: int = 12 * 3600
+    sign_ins: SignInThrottle = field(default_factory=SignInThrottle)
 
 
-async def submit(rt: AdminRuntime, event: Event) -> dict[str, Any]:
-    """Write a command and wait for billing's answer."""
+async def submit(
+    rt: AdminRuntime, event: Command, visible: Callable[[], bool] | None = None
+) -> dict[str, Any]:
+    """Write a command and wait for billing's answer (and, once applied, for ``visible()``:
+    a record the caller reads next)."""
     waiter = rt.view.expect(event.event_id)
     try:
-        await rt.publisher.publish(BILLING_COMMANDS, event.account_id, event)  # type: ignore[attr-defined]
+        await rt.publisher.publish(BILLING_COMMANDS, event.account_id, event)
         result = await asyncio.wait_for(waiter, COMMAND_WAIT_S)
     except TimeoutError:
         rt.view.forget(event.event_id)
@@ -68,8 +119,14 @@ async def submit(rt: AdminRuntime, event: Event) -> dict[str, Any]:
             "message": "Billing has not applied the command yet; it will.",
         }
     if result.outcome == "rejected":
-        status = 404 if result.reason.startswith("unknown account") else 409
-        raise AdminError(status, "command_rejected", result.reason)
+        raise for_rejection(result.code, result.reason)
+    if result.outcome == "applied":
+        # Answer once a read here sees the command's effect: create, then top up at once, as
+        # the quickstart does, must find the account; a new key must be listed.
+        key = getattr(event, "new_key_id", None) or getattr(event, "key_id", None)
+        await rt.view.caught_up(event.account_id, event.occurred_at, key, VISIBLE_WAIT_S)
+        if visible is not None:
+            await rt.view.wait_for(visible, VISIBLE_WAIT_S)
     return {
         "outcome": result.outcome,
         "command_id": event.event_id,
@@ -82,94 +139,32 @@ async def submit(rt: AdminRuntime, event: Event) -> dict[str, Any]:
     }
 
 
-# -- input ------------------------------------------------------------------------------------
-
-
-def text(body: dict[str, Any], name: str, required: bool = False) -> str:
-    value = body.get(name, "")
-    if not isinstance(value, str) or (required and not value.strip()) or len(value) > 500:
-        raise AdminError(
-            400,
-            "invalid_request_error",
-            f"'{name}' must be a non-empty string of at most 500 characters."
-            if required
-            else f"'{name}' must be a string.",
-            name,
-        )
-    return value.strip()
-
-
-def idem(body: dict[str, Any], default: str) -> str:
-    key = body.get("idempotency_key")
-    if key is None:
-        return default
-    if not isinstance(key, str) or not 1 <= len(key) <= 128:
-        raise AdminError(
-            400,
-            "invalid_request_error",
-            "'idempotency_key' must be a string of 1 to 128 characters.",
-            "idempotency_key",
-        )
-    return "idem:" + key
-
-
-def usd(body: dict[str, Any], name: str, positive: bool = False) -> int:
-    raw = body.get(name)
-    if isinstance(raw, float):
-        raise AdminError(
-            400,
-            "invalid_amount",
-            f"'{name}' must be a decimal string such as "
-            '"10.50", not a JSON float (floats cannot hold money exactly).',
-            name,
-        )
-    try:
-        amount = usd_to_nano(raw)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise AdminError(400, "invalid_amount", f"'{name}': {exc}.", name) from None
-    if positive and amount <= 0:
-        raise AdminError(400, "invalid_amount", f"'{name}' must be greater than zero.", name)
-    if amount == 0:
-        raise AdminError(400, "invalid_amount", f"'{name}' must not be zero.", name)
-    return amount
-
-
-def integer(body: dict[str, Any], name: str, default: int, minimum: int) -> int:
-    value = body.get(name, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise AdminError(
-            400,
-            "invalid_request_error",
-            f"'{name}' must be an integer of at least {minimum}.",
-            name,
-        )
-    return value
-
-
-def plan(raw: Any) -> Plan:
-    if raw is None:
-        return Plan()
-    if isinstance(raw, str):
-        return Plan(name=raw)
-    try:
-        return Plan.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        param = "plan." + ".".join(str(p) for p in first["loc"])
-        raise AdminError(400, "invalid_request_error", f"{param}: {first['msg']}", param) from None
-
-
 def known(rt: AdminRuntime, account_id: str) -> AccountStatusChanged:
     status = rt.view.accounts.get(account_id)
     if status is None:
-        raise AdminError(404, "account_not_found", f"No account {account_id}.", "account_id")
+        raise NotFound(f"No account {account_id}.", "account_id", "account_not_found")
     return status
 
 
 def known_key(rt: AdminRuntime, key_id: str) -> ApiKeyRecorded:
     record = rt.view.keys.get(key_id)
     if record is None:
-        raise AdminError(404, "key_not_found", f"No API key {key_id}.", "key_id")
+        raise NotFound(f"No API key {key_id}.", "key_id", "key_not_found")
+    return record
+
+
+def live_key(record: ApiKeyRecorded) -> ApiKeyRecorded:
+    """A key a command may still change: answered here, from every key's record, because
+    billing forgets keys a day after they were revoked or expired."""
+    if record.status == "expired":
+        message = (
+            f"Key {record.key_id} is already expired (rotated out, or past the expiry it was "
+            "made with): rotate its successor, or create a key."
+        )
+    else:
+        message = f"Key {record.key_id} is already {record.status}."
+    if record.status != "active":
+        raise Conflict(message, "key_id", f"key_{record.status}")
     return record
 
 
@@ -207,6 +202,19 @@ def key_view(k: ApiKeyRecorded) -> dict[str, Any]:
         "status": k.status,
         "created_at": k.created_at.isoformat(),
         "expires_at": k.expires_at.isoformat() if k.expires_at else None,
+        "policy": _policy_view(k.policy),
+        "limit_reached": k.limit_reached,
+        "member_id": k.member_id,
+        "access_revoked": k.access_revoked,
+    }
+
+
+def _policy_view(policy: KeyPolicy | None) -> dict[str, Any] | None:
+    if policy is None:
+        return None
+    limit = policy.spend_limit_nano
+    return policy.model_dump(mode="json") | {
+        "spend_limit": format_usd(limit) if limit is not None else None
     }
 
 
@@ -233,43 +241,30 @@ def prices_view(rt: AdminRuntime) -> list[dict[str, Any]]:
     ]
 
 
-async def set_price(rt: AdminRuntime, model: str, body: dict[str, Any]) -> dict[str, Any]:
+async def set_price(
+    rt: AdminRuntime, model: str, per_mtok: tuple[int, int, int, int], when: str | None
+) -> dict[str, Any]:
+    """A new price version of ``model`` (input, output, cache-read, cache-write nano-USD per
+    1M tokens) from ``when`` (ISO 8601; now if unset, and never earlier than now)."""
     if model not in rt.prices.models():
-        raise AdminError(404, "model_not_found", f"No model {model} in the catalog.", "model")
-    when = body.get("effective_from")
+        raise NotFound(f"No model {model} in the catalog.", "model", "model_not_found")
     try:
-        effective = datetime.fromisoformat(when) if isinstance(when, str) else datetime.now(UTC)
+        effective = datetime.fromisoformat(when) if when else datetime.now(UTC)
     except ValueError:
-        raise AdminError(
-            400,
-            "invalid_request_error",
-            "'effective_from' must be an ISO 8601 time.",
-            "effective_from",
-        ) from None
+        raise BadRequest("'effective_from' must be an ISO 8601 time.", "effective_from") from None
     if effective.tzinfo is None:
-        raise AdminError(
-            400, "invalid_request_error", "'effective_from' needs a time zone.", "effective_from"
-        )
+        raise BadRequest("'effective_from' needs a time zone.", "effective_from")
     if effective < datetime.now(UTC):
         effective = datetime.now(UTC)  # never reprice the past
     version = PriceVersion(
         version=new_id()[:13],
         effective_from=effective,
-        input_per_mtok_nano=_price(body, "input"),
-        output_per_mtok_nano=_price(body, "output"),
-        cache_read_per_mtok_nano=_price(body, "cache_read"),
-        cache_write_per_mtok_nano=_price(body, "cache_write", required=False),
+        input_per_mtok_nano=per_mtok[0],
+        output_per_mtok_nano=per_mtok[1],
+        cache_read_per_mtok_nano=per_mtok[2],
+        cache_write_per_mtok_nano=per_mtok[3],
     )
     versions = [v for v in rt.prices.versions(model) if v.version != "catalog"] + [version]
     await rt.publisher.publish(PRICES, model, ModelPriced(model=model, versions=tuple(versions)))
     rt.prices.add(model, version)
     return {"model": model, "version": _price_view(version)}
-
-
-def _price(body: dict[str, Any], name: str, required: bool = True) -> int:
-    if name not in body and not required:
-        return 0
-    value = usd(body | {name: body.get(name, "")}, name) if body.get(name) not in ("0", 0) else 0
-    if value < 0:
-        raise AdminError(400, "invalid_amount", f"'{name}' must not be negative.", name)
-    return value
