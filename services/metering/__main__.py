@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import uvicorn
+from schemas.serving import serve_service
 
-from .entrypoints.http import create_app
+from .bootstrap import create_app
 from .settings import MeteringSettings
 
 
 def main() -> None:
-    settings = MeteringSettings()
-    uvicorn.run(
-        create_app(settings),
-        host="127.0.0.1",
-        port=settings.port,
-        log_level="warning",
-        loop="uvloop",
-        http="httptools",
-    )
+    serve_service("tollway-metering", MeteringSettings, create_app)
 
 
 if __name__ == "__main__":

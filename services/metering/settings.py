@@ -6,10 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DEV_ADMIN_TOKEN", "MeteringSettings"]
+from schemas.admin_access import TokenBook
 
-#: The admin token of a local run. Set TOLLWAY_ADMIN_TOKEN anywhere else.
-DEV_ADMIN_TOKEN = "tollway-dev-admin-token"  # noqa: S105 - a documented local default
+__all__ = ["MeteringSettings"]
 
 
 def _default_clickhouse_url() -> str:
@@ -29,6 +28,7 @@ class MeteringSettings:
         default_factory=lambda: os.environ.get("CLICKHOUSE_DATABASE", "tollway")
     )
     port: int = field(default_factory=lambda: int(os.environ.get("TOLLWAY_METERING_PORT", "8082")))
-    admin_token: str = field(
-        default_factory=lambda: os.environ.get("TOLLWAY_ADMIN_TOKEN") or DEV_ADMIN_TOKEN
-    )
+    #: 0.0.0.0 in a container; the default keeps a local run off the network.
+    host: str = field(default_factory=lambda: os.environ.get("TOLLWAY_METERING_HOST", "127.0.0.1"))
+    #: Who may call the reporting API: TOLLWAY_ADMIN_TOKEN and the tokens file (no default).
+    tokens: TokenBook = field(default_factory=TokenBook.from_environment)

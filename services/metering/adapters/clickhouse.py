@@ -25,17 +25,16 @@ from typing import TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 
 import clickhouse_connect
+import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from schemas.clickhouse import migrations
 
-__all__ = ["ClickHouse", "ClickHouseConfigError", "Target", "parse_url"]
+from ..errors import ConfigError
+
+__all__ = ["ClickHouse", "Target", "parse_url"]
 
 T = TypeVar("T")
-
-
-class ClickHouseConfigError(ValueError):
-    """CLICKHOUSE_URL is malformed or names a folder that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -56,13 +55,13 @@ def parse_url(url: str, database: str = "tollway") -> Target:
     if parsed.scheme == "chdb":
         raw = unquote((parsed.netloc or "") + parsed.path)
         if not raw:
-            raise ClickHouseConfigError(
+            raise ConfigError(
                 "CLICKHOUSE_URL chdb:// needs a folder, e.g. chdb:///var/lib/tollway/ch"
             )
         return Target("chdb", db, path=Path(raw).resolve())
     if parsed.scheme in ("http", "https"):
         if not parsed.hostname:
-            raise ClickHouseConfigError(f"CLICKHOUSE_URL has no host: {url!r}")
+            raise ConfigError(f"CLICKHOUSE_URL has no host: {url!r}")
         secure = parsed.scheme == "https"
         return Target(
             "http",
@@ -73,9 +72,7 @@ def parse_url(url: str, database: str = "tollway") -> Target:
             username=unquote(parsed.username or "default"),
             password=unquote(parsed.password or ""),
         )
-    raise ClickHouseConfigError(
-        f"CLICKHOUSE_URL must start with chdb://, http:// or https://: {url!r}"
-    )
+    raise ConfigError(f"CLICKHOUSE_URL must start with chdb://, http:// or https://: {url!r}")
 
 
 class ClickHouse:
@@ -118,8 +115,9 @@ class ClickHouse:
     async def migrate_async(self) -> list[int]:
         return await asyncio.get_running_loop().run_in_executor(self._pool, self.migrate)
 
-    def migrate(self) -> list[int]:
-        """Create the database and apply every migration not yet applied; return those applied."""
+    def migrate(self, through: int | None = None) -> list[int]:
+        """Create the database and apply every migration not yet applied (up to ``through``,
+        if given: tests of one migration); return those applied."""
         admin = self._connect(None)
         # Atomic: refreshable materialized views (the rollups) need it; chdb's default differs.
         admin.command(f"CREATE DATABASE IF NOT EXISTS `{self.target.database}` ENGINE = Atomic")
@@ -131,7 +129,7 @@ class ClickHouse:
         done = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
         applied = []
         for migration in migrations():
-            if migration.version in done:
+            if migration.version in done or (through is not None and migration.version > through):
                 continue
             for statement in migration.statements:
                 client.command(statement)
@@ -143,6 +141,14 @@ class ClickHouse:
             applied.append(migration.version)
         return applied
 
+    async def insert_arrow(self, table: str, rows: pa.Table) -> None:
+        await self.run(lambda c: c.insert_arrow(table, rows))
+
+    async def migrations_applied(self) -> int:
+        return await self.run(
+            lambda c: int(c.query("SELECT count() FROM schema_migrations").result_rows[0][0])
+        )
+
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
@@ -151,8 +157,6 @@ def _check_folder(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ClickHouseConfigError(
-            f"cannot create the ClickHouse folder {path}: {exc.strerror}"
-        ) from None
+        raise ConfigError(f"cannot create the ClickHouse folder {path}: {exc.strerror}") from None
     if not os.access(path, os.W_OK):
-        raise ClickHouseConfigError(f"the ClickHouse folder {path} is not writable")
+        raise ConfigError(f"the ClickHouse folder {path} is not writable")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import pyarrow as pa
@@ -20,6 +21,8 @@ from schemas.events import (
     RequestStarted,
     decode_event,
 )
+
+from .columns import COSTS, TOKENS
 
 __all__ = [
     "LEDGER_SCHEMA",
@@ -52,10 +55,7 @@ REQUEST_SCHEMA = pa.schema(
         ("http_status", pa.uint16()),
         ("error_code", pa.string()),
         ("finish_reason", pa.string()),
-        ("prompt_tokens", pa.uint64()),
-        ("completion_tokens", pa.uint64()),
-        ("cache_read_tokens", pa.uint64()),
-        ("cache_write_tokens", pa.uint64()),
+        *[(name, pa.uint64()) for name in TOKENS],
         ("usage_source", pa.string()),
         ("ttft_ms", pa.float64()),
         ("latency_ms", pa.float64()),
@@ -75,14 +75,17 @@ LEDGER_SCHEMA = pa.schema(
         ("request_id", pa.string()),
         ("idempotency_key", pa.string()),
         ("reason", pa.string()),
+        ("actor", pa.string()),
         ("model", pa.string()),
         ("price_version", pa.string()),
-        ("input_cost_nano", pa.int64()),
-        ("output_cost_nano", pa.int64()),
-        ("cache_read_cost_nano", pa.int64()),
-        ("cache_write_cost_nano", pa.int64()),
+        *[(name, pa.int64()) for name in COSTS],
     ]
 )
+
+
+def _each(events: Sequence[Any], names: tuple[str, ...]) -> dict[str, list[Any]]:
+    """The ``names`` attributes of ``events``, one column each, named as the attribute."""
+    return {name: list(map(attrgetter(name), events)) for name in names}
 
 
 def _shared(events: Sequence[RequestStarted | RequestCompleted]) -> dict[str, list[Any]]:
@@ -111,10 +114,7 @@ def _started(events: Sequence[RequestStarted]) -> dict[str, list[Any]]:
         "http_status": [0] * n,
         "error_code": [""] * n,
         "finish_reason": [""] * n,
-        "prompt_tokens": [0] * n,
-        "completion_tokens": [0] * n,
-        "cache_read_tokens": [0] * n,
-        "cache_write_tokens": [0] * n,
+        **{name: [0] * n for name in TOKENS},
         "usage_source": [""] * n,
         "ttft_ms": [None] * n,
         "latency_ms": [0.0] * n,
@@ -132,10 +132,7 @@ def _completed(events: Sequence[RequestCompleted]) -> dict[str, list[Any]]:
         "http_status": [e.http_status for e in events],
         "error_code": [e.error_code or "" for e in events],
         "finish_reason": [e.finish_reason or "" for e in events],
-        "prompt_tokens": [e.prompt_tokens for e in events],
-        "completion_tokens": [e.completion_tokens for e in events],
-        "cache_read_tokens": [e.cache_read_tokens for e in events],
-        "cache_write_tokens": [e.cache_write_tokens for e in events],
+        **_each(events, TOKENS),
         "usage_source": [e.usage_source for e in events],
         "ttft_ms": [e.ttft_ms for e in events],
         "latency_ms": [e.latency_ms for e in events],
@@ -171,12 +168,10 @@ def ledger_table(events: Sequence[LedgerEntryRecorded]) -> pa.Table:
             "request_id": [e.request_id or "" for e in events],
             "idempotency_key": [e.idempotency_key or "" for e in events],
             "reason": [e.reason or "" for e in events],
+            "actor": [e.actor or "" for e in events],
             "model": [e.model or "" for e in events],
             "price_version": [e.price_version or "" for e in events],
-            "input_cost_nano": [e.input_cost_nano for e in events],
-            "output_cost_nano": [e.output_cost_nano for e in events],
-            "cache_read_cost_nano": [e.cache_read_cost_nano for e in events],
-            "cache_write_cost_nano": [e.cache_write_cost_nano for e in events],
+            **_each(events, COSTS),
         },
         LEDGER_SCHEMA,
     )
@@ -235,14 +230,27 @@ def decode_batch(values: Sequence[bytes | None], first_index: int = 0) -> Decode
 
     Refusals name the value by ``first_index`` + its position in ``values``.
     """
-    events: list[Event] = []
+    events: list[tuple[int, Event]] = []
     rejected: list[tuple[int, str]] = []
     for index, value in enumerate(values, start=first_index):
         if value is None:
             rejected.append((index, "empty value (a tombstone) on an event topic"))
             continue
         try:
-            events.append(decode_event(value))
+            events.append((index, decode_event(value)))
         except ValueError as exc:
             rejected.append((index, str(exc)[:500]))
-    return DecodedBatch(tables_of(events), rejected)
+    try:
+        tables = tables_of(e for _, e in events)
+    except (ValueError, TypeError, OverflowError, pa.ArrowException):
+        # The schemas bound every value the columns hold, so this means an event schema and
+        # a column disagree: find the events at fault one by one rather than fail the batch.
+        kept = []
+        for index, event in events:
+            try:
+                tables_of([event])
+                kept.append(event)
+            except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:
+                rejected.append((index, f"does not fit its columns: {exc}"[:500]))
+        tables = tables_of(kept)
+    return DecodedBatch(tables, rejected)

@@ -26,18 +26,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 
-import pyarrow as pa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from clickhouse_connect.driver.client import Client
 
+from schemas.streams import Supervised, behind
 from schemas.topics import DEAD_LETTER, LEDGER, REQUESTS
 
+from ..adapters import metrics
+from ..adapters.clickhouse import ClickHouse
 from ..domain.rows import DecodedBatch, decode_batch
-from .clickhouse import ClickHouse
 
 __all__ = ["MeteringSink"]
 
@@ -48,7 +47,9 @@ _DECODE_SLICE = 1000  # events decoded between two turns of the event loop (~15 
 _Batch = tuple[DecodedBatch, list[ConsumerRecord[bytes, bytes]], dict[TopicPartition, int]]
 
 
-class MeteringSink:
+class MeteringSink(Supervised):
+    name = "metering-sink"
+
     def __init__(
         self,
         bootstrap: str,
@@ -56,6 +57,7 @@ class MeteringSink:
         max_batch: int = 20000,
         max_wait_s: float = 0.25,
     ) -> None:
+        super().__init__(log)
         self.bootstrap, self.clickhouse = bootstrap, clickhouse
         self.max_batch, self.max_wait_s = max_batch, max_wait_s
         self.rows_written = 0
@@ -63,16 +65,6 @@ class MeteringSink:
         self.last_flush: float | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._committed: dict[TopicPartition, int] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="metering-sink")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def lag(self) -> dict[str, int]:
         """Records not yet in ClickHouse (behind the end of each topic), summed over partitions."""
@@ -90,17 +82,7 @@ class MeteringSink:
             lag[tp.topic] = lag.get(tp.topic, 0) + max(end - done, 0)
         return lag
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self._consume()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("metering sink failed; restarting it")
-                await asyncio.sleep(1)
-
-    async def _consume(self) -> None:
+    async def run(self) -> None:
         consumer = AIOKafkaConsumer(
             REQUESTS.name,
             LEDGER.name,
@@ -177,22 +159,26 @@ class MeteringSink:
                     ],
                 )
                 self.dead_lettered += 1
+                metrics.DEAD_LETTERED.inc()
             await self._insert(batch)
             await consumer.commit(offsets)
             self._committed.update(offsets)
             self.last_flush = time.time()
+            for tp, lag in behind(consumer, offsets).items():
+                metrics.LAG.labels(tp.topic, str(tp.partition)).set(lag)
 
     async def _insert(self, batch: DecodedBatch) -> None:
         while True:
             try:
                 for name, table in batch.tables.items():
-                    await self.clickhouse.run(functools.partial(_insert_arrow, name, table))
+                    await self.clickhouse.insert_arrow(name, table)
+                for name, table in batch.tables.items():
+                    metrics.ROWS_WRITTEN.labels(name).inc(table.num_rows)
                 self.rows_written += batch.rows
+                self.progressed()
                 return
-            except Exception:
+            except Exception as exc:
+                # Three in a row (``stuck``): ClickHouse is down or refuses the rows.
                 log.exception("ClickHouse insert failed; retrying (offsets not committed)")
+                self.failed(exc)
                 await asyncio.sleep(1)
-
-
-def _insert_arrow(name: str, table: pa.Table, client: Client) -> None:
-    client.insert_arrow(name, table)
