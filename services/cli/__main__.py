@@ -1,9 +1,11 @@
 """``tollway``: the operators' command line, over the admin HTTP APIs.
 
 Needs no flags with ``make run``'s defaults: ``TOLLWAY_ADMIN_URL`` (default
-http://127.0.0.1:8081) and ``TOLLWAY_ADMIN_TOKEN`` (default the local run's
-token). Every command takes ``--json`` for scripts; errors go to stderr with
-the request_id, and the exit code is 1 (refused) or 2 (cannot reach the API).
+http://127.0.0.1:8081) and ``TOLLWAY_ADMIN_TOKEN`` (default: the token ``make run``
+keeps in ``$TOLLWAY_DATA_DIR/admin-token``). Every command takes ``--json`` for scripts
+(before or after the command); errors go to stderr with the request_id, and the exit
+code is 1 (refused) or 2 (cannot reach the API, or no token). Names are printed with
+control characters escaped, so a name cannot rewrite the terminal.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from typing import Any
 
 import httpx
 
+from schemas.admin_access import SCOPES, add_token, load_tokens, local_token_file, tokens_file
+
 __all__ = ["main"]
 
-DEV_ADMIN_TOKEN = "tollway-dev-admin-token"  # noqa: S105 - the local run's documented default
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class CliError(Exception):
@@ -65,24 +70,39 @@ class Api:
         return payload
 
 
+def _safe(text: str) -> str:
+    """``text`` with control characters shown as escapes (newlines kept)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
+def _name(text: Any) -> str:
+    """A name on one line: its newlines escaped too."""
+    return _safe(str(text)).replace("\n", "\\n")
+
+
 def _out(args: argparse.Namespace, payload: Any, human: str) -> None:
-    print(json.dumps(payload, indent=2) if args.json else human)
+    print(json.dumps(payload, indent=2) if args.json else _safe(human))
 
 
 def _account_line(a: dict[str, Any]) -> str:
     return (
         f"{a['account_id']}  {a['status']:<20} balance {a['balance']} USD  "
-        f"available {a['available']}  {a['name']}"
+        f"available {a['available']}  {_name(a['name'])}"
     )
+
+
+_LIMITS = ("monthly_token_quota", "requests_per_minute", "tokens_per_minute")
+
+
+def _plan(args: argparse.Namespace) -> dict[str, Any]:
+    """The plan named, with the limits given on the command line replacing its own."""
+    limits = {f: getattr(args, f) for f in _LIMITS if getattr(args, f) is not None}
+    return {"name": args.plan, **limits}
 
 
 def accounts(api: Api, args: argparse.Namespace) -> None:
     if args.action == "create":
-        plan: dict[str, Any] = {"name": args.plan}
-        for field in ("monthly_token_quota", "requests_per_minute", "tokens_per_minute"):
-            if getattr(args, field) is not None:
-                plan[field] = getattr(args, field)
-        result = api.call("POST", "/v1/accounts", {"name": args.name, "plan": plan})
+        result = api.call("POST", "/v1/accounts", {"name": args.name, "plan": _plan(args)})
         _out(args, result, result["account_id"])
     elif args.action == "list":
         result = api.call("GET", "/v1/accounts")
@@ -98,9 +118,27 @@ def accounts(api: Api, args: argparse.Namespace) -> None:
         _out(args, result, f"{args.id} {result.get('status', result.get('outcome'))}")
 
 
+def plan(api: Api, args: argparse.Namespace) -> None:
+    body: dict[str, Any] = {"plan": _plan(args), "reason": args.reason}
+    if args.idempotency_key:
+        body["idempotency_key"] = args.idempotency_key
+    result = api.call("POST", f"/v1/accounts/{args.account_id}/plan", body)
+    quota = result["plan"]["monthly_token_quota"]
+    limit = "no monthly quota" if quota is None else f"{quota:,} tokens a month"
+    _out(args, result, f"{result['outcome']}: {result['plan']['name']} plan, {limit}")
+
+
 def keys(api: Api, args: argparse.Namespace) -> None:
     if args.action == "create":
-        result = api.call("POST", f"/v1/accounts/{args.account_id}/keys", {"name": args.name})
+        body: dict[str, Any] = {"name": args.name}
+        if args.spend_limit is not None:
+            body |= {"spend_limit_usd": args.spend_limit, "spend_period": args.per}
+        if args.allow_model:
+            body["allowed_models"] = args.allow_model
+        for flag in ("requests_per_minute", "tokens_per_minute", "expires_at"):
+            if getattr(args, flag) is not None:
+                body[flag] = getattr(args, flag)
+        result = api.call("POST", f"/v1/accounts/{args.account_id}/keys", body)
         _out(args, result, result["secret"])
         if not args.json:
             print(f"key {result['key_id']}: the secret above is shown once", file=sys.stderr)
@@ -110,7 +148,8 @@ def keys(api: Api, args: argparse.Namespace) -> None:
             args,
             result,
             "\n".join(
-                f"{k['key_id']}  {k['prefix']}…  {k['status']:<8} {k['name']}"
+                f"{k['key_id']}  {k['prefix']}…  {k['status']:<8} {_name(k['name'])}"
+                + ("  LIMIT REACHED" if k.get("limit_reached") else "")
                 for k in result["data"]
             )
             or "no keys",
@@ -128,6 +167,46 @@ def keys(api: Api, args: argparse.Namespace) -> None:
                 f"{result['old_key_expires_at']}",
                 file=sys.stderr,
             )
+
+
+def _member_line(m: dict[str, Any]) -> str:
+    return (
+        f"{m['member_id']}  {m['account_id']}  {m['role']:<9} "
+        f"{m['developer_access']:<9} {m['email']}"
+    )
+
+
+def members(api: Api, args: argparse.Namespace) -> None:
+    if args.action == "add":
+        body = {"email": args.email, "role": args.role}
+        result = api.call("POST", f"/v1/accounts/{args.account_id}/members", body)
+        _out(args, result, result["password"])
+        if not args.json:
+            print(
+                f"member {result['member_id']}: the first password above is shown once; "
+                "they sign in with it (POST /v1/me/sessions) and change it",
+                file=sys.stderr,
+            )
+    elif args.action == "list":
+        if args.account_id:
+            result = api.call("GET", f"/v1/accounts/{args.account_id}/members")
+        else:
+            query = "?developer_access=requested" if args.pending else ""
+            result = api.call("GET", f"/v1/members{query}")
+        lines = "\n".join(_member_line(m) for m in result["data"])
+        _out(args, result, lines or "no members")
+    else:  # approve, revoke, remove
+        result = api.call(
+            "POST", f"/v1/members/{args.member_id}/{args.action}", {"reason": args.reason}
+        )
+        done = {"approve": "approved", "revoke": "revoked", "remove": "removed"}[args.action]
+        _out(
+            args,
+            result,
+            f"{args.member_id}: developer access {done}"
+            if args.action != "remove"
+            else f"{args.member_id} removed",
+        )
 
 
 def topup(api: Api, args: argparse.Namespace) -> None:
@@ -189,21 +268,34 @@ def prices(api: Api, args: argparse.Namespace) -> None:
     )
 
 
+def _limit_flags(parser: argparse.ArgumentParser) -> None:
+    for flag in ("monthly-token-quota", "requests-per-minute", "tokens-per-minute"):
+        parser.add_argument(f"--{flag}", type=int)
+
+
 def _parser() -> argparse.ArgumentParser:
+    # --json is taken before the command and after it; the subcommands' copy has no default,
+    # so it never overwrites one given before the command.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print the API's JSON")
-    parser = argparse.ArgumentParser(
-        prog="tollway", description=__doc__.splitlines()[0], parents=[common]
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print the API's JSON"
     )
+    parser = argparse.ArgumentParser(prog="tollway", description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the API's JSON")
     sub = parser.add_subparsers(dest="command", required=True)
 
     acc = sub.add_parser("accounts", parents=[common]).add_subparsers(dest="action", required=True)
     create = acc.add_parser("create", parents=[common])
     create.add_argument("name")
-    create.add_argument("--plan", default="default")
-    for flag in ("monthly-token-quota", "requests-per-minute", "tokens-per-minute"):
-        create.add_argument(f"--{flag}", type=int)
+    create.add_argument("--plan", default="default", help="default, free, premium or your own")
+    _limit_flags(create)
     acc.add_parser("list", parents=[common])
+    pl = sub.add_parser("plan", parents=[common], help="move an account to another plan, now")
+    pl.add_argument("account_id")
+    pl.add_argument("plan", help="default, free, premium or your own name")
+    pl.add_argument("--reason", default="")
+    pl.add_argument("--idempotency-key")
+    _limit_flags(pl)
     for action in ("show", "suspend", "reactivate"):
         acc.add_parser(action, parents=[common]).add_argument("id")
 
@@ -211,11 +303,32 @@ def _parser() -> argparse.ArgumentParser:
     kc = key.add_parser("create", parents=[common])
     kc.add_argument("account_id")
     kc.add_argument("--name", default="")
+    kc.add_argument("--spend-limit", metavar="USD", help="what the key may spend per --per")
+    kc.add_argument("--per", default="month", choices=["day", "month", "total"])
+    kc.add_argument(
+        "--allow-model", action="append", metavar="MODEL", help="repeat; default: every model"
+    )
+    kc.add_argument("--requests-per-minute", type=int)
+    kc.add_argument("--tokens-per-minute", type=int)
+    kc.add_argument("--expires-at", metavar="ISO8601", help="with a zone, e.g. 2027-01-01T00:00Z")
     key.add_parser("list", parents=[common]).add_argument("account_id")
     key.add_parser("revoke", parents=[common]).add_argument("key_id")
     rot = key.add_parser("rotate", parents=[common])
     rot.add_argument("key_id")
     rot.add_argument("--overlap", type=int, help="seconds the old key keeps working")
+
+    mem = sub.add_parser("members", parents=[common]).add_subparsers(dest="action", required=True)
+    ma = mem.add_parser("add", parents=[common])
+    ma.add_argument("account_id")
+    ma.add_argument("email")
+    ma.add_argument("--role", default="developer", choices=["developer", "owner"])
+    ml = mem.add_parser("list", parents=[common])
+    ml.add_argument("account_id", nargs="?", help="default: every account's")
+    ml.add_argument("--pending", action="store_true", help="only those asking for access")
+    for action in ("approve", "revoke", "remove"):
+        change = mem.add_parser(action, parents=[common])
+        change.add_argument("member_id")
+        change.add_argument("--reason", default="")
 
     top = sub.add_parser("topup", parents=[common])
     top.add_argument("account_id")
@@ -252,8 +365,31 @@ def _parser() -> argparse.ArgumentParser:
     fin.add_argument("--group-by", default="day", help="day|week|month, model, account")
     fin.add_argument("--format", default="json", choices=["json", "csv", "parquet"])
     fin.add_argument("--output", "-o", help="write the export to this file (needed for parquet)")
+    hooks = sub.add_parser("webhooks", parents=[common], help="where an account's alerts go")
+    hook = hooks.add_subparsers(dest="action", required=True)
+    add = hook.add_parser("add", parents=[common])
+    add.add_argument("account_id")
+    add.add_argument("url")
+    add.add_argument("--event", action="append", help="an alert type (repeat; default: all)")
+    hook.add_parser("list", parents=[common]).add_argument("account_id")
+    hook.add_parser("delete", parents=[common]).add_argument("webhook_id")
+    hook.add_parser("deliveries", parents=[common]).add_argument("webhook_id")
+    stm = sub.add_parser(
+        "statement", parents=[common, period], help="an account's ledger and balances"
+    )
+    stm.add_argument("account_id")
+    stm.add_argument("--format", default="text", choices=["text", "json", "csv"])
+    stm.add_argument("--output", "-o", help="write the CSV to this file")
     rec = sub.add_parser("reconcile", parents=[common, period])
     rec.add_argument("--account", help="only this account")
+
+    aud = sub.add_parser("audit", parents=[common], help="operators' commands, newest first")
+    aud.add_argument("--account", help="only this account")
+    tok = sub.add_parser("tokens", parents=[common]).add_subparsers(dest="action", required=True)
+    tc = tok.add_parser("create", parents=[common], help="a named admin token, shown once")
+    tc.add_argument("name")
+    tc.add_argument("--scope", action="append", choices=SCOPES, required=True)
+    tok.add_parser("list", parents=[common])
     return parser
 
 
@@ -301,19 +437,23 @@ def usage(api: Api, args: argparse.Namespace) -> None:
     )
 
 
+def _export(data: bytes, output: str | None) -> None:
+    """An export (CSV, Parquet) to ``output``, or as it is to stdout."""
+    if output:
+        with open(output, "wb") as out:
+            out.write(data)
+        print(f"wrote {len(data)} bytes to {output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+
 def report(api: Api, args: argparse.Namespace) -> None:
     params = _period(args) | {"group_by": args.group_by, "format": args.format}
     if args.format in ("csv", "parquet"):
         if args.format == "parquet" and not args.output and sys.stdout.isatty():
             raise CliError("Parquet is binary: pass --output FILE (or redirect stdout)")
-        data: bytes = api.call("GET", "/v1/reports/finance", params=params, raw=True)
-        if args.output:
-            with open(args.output, "wb") as out:
-                out.write(data)
-            print(f"wrote {len(data)} bytes to {args.output}", file=sys.stderr)
-        else:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
+        _export(api.call("GET", "/v1/reports/finance", params=params, raw=True), args.output)
         return
     r = api.call("GET", "/v1/reports/finance", params=params)
     t = r["totals"]
@@ -324,6 +464,55 @@ def report(api: Api, args: argparse.Namespace) -> None:
     ]
     lines += [f"  {row}" for row in r["rows"]]
     _out(args, r, "\n".join(lines))
+
+
+def statement(api: Api, args: argparse.Namespace) -> None:
+    path = f"/v1/accounts/{args.account_id}/statement"
+    if args.format == "csv":
+        _export(
+            api.call("GET", path, params=_period(args) | {"format": "csv"}, raw=True), args.output
+        )
+        return
+    args.json = args.json or args.format == "json"
+    r = api.call("GET", path, params=_period(args))
+    lines = [f"{r['account_id']}  {r['from']} .. {r['to']}", f"  opening {r['opening_balance']}"]
+    lines += [
+        f"  {e['occurred_at']}  {e['kind']:<12} {e['amount']:>16} -> {e['balance_after']}"
+        + (f"  {e['request_id']}" if e["request_id"] else "")
+        + (f"  by {_name(e['actor'])}" if e["actor"] else "")
+        + (f"  {_name(e['reason'])}" if e["reason"] else "")
+        for e in r["entries"]
+    ]
+    lines.append(f"  closing {r['closing_balance']} USD")
+    _out(args, r, "\n".join(lines))
+
+
+def webhooks(api: Api, args: argparse.Namespace) -> None:
+    if args.action == "add":
+        body = {"url": args.url, "events": args.event or []}
+        r = api.call("POST", f"/v1/accounts/{args.account_id}/webhooks", body)
+        _out(args, r, r["secret"])
+        if not args.json:
+            print(
+                f"webhook {r['webhook_id']} for {', '.join(r['events'])}: the signing secret "
+                "above is shown once",
+                file=sys.stderr,
+            )
+    elif args.action == "list":
+        r = api.call("GET", f"/v1/accounts/{args.account_id}/webhooks")
+        lines = [f"{w['webhook_id']}  {w['url']}  {','.join(w['events'])}" for w in r["data"]]
+        _out(args, r, "\n".join(lines) or "no webhooks")
+    elif args.action == "delete":
+        r = api.call("DELETE", f"/v1/webhooks/{args.webhook_id}")
+        _out(args, r, f"{args.webhook_id} deleted")
+    else:
+        r = api.call("GET", f"/v1/webhooks/{args.webhook_id}/deliveries")
+        lines = [
+            f"{d['occurred_at']}  {d['alert_type']:<22} {d['status']:<9} "
+            f"attempts {d['attempts']}  {d['last_status'] or '-'}  {d['last_error']}"
+            for d in r["data"]
+        ]
+        _out(args, r, "\n".join(lines) or "no deliveries yet")
 
 
 def reconcile(api: Api, args: argparse.Namespace) -> None:
@@ -340,9 +529,69 @@ def reconcile(api: Api, args: argparse.Namespace) -> None:
         raise CliError(f"{len(r['mismatches'])} mismatch(es)")
 
 
+def audit(api: Api, args: argparse.Namespace) -> None:
+    params = {"account_id": args.account} if args.account else None
+    r = api.call("GET", "/v1/audit", params=params)
+    _out(
+        args,
+        r,
+        "\n".join(
+            f"{c['at']}  {c['actor'] or '-':<14} {c['command']:<20} {c['account_id']}  "
+            f"{c['outcome']}"
+            + (f"  amount {c['amount_nano'] / 10**9:.9f} USD" if c["amount_nano"] else "")
+            + (f"  {_name(c['reason'])}" if c.get("reason") else "")
+            for c in r["data"]
+        )
+        or "no commands",
+    )
+
+
+def tokens(api: Api, args: argparse.Namespace) -> None:
+    """Named admin tokens in the tokens file billing and metering read (re-read on change)."""
+    path = tokens_file()
+    try:
+        if args.action == "list":
+            listed = [{"name": t.name, "scopes": sorted(t.scopes)} for t in load_tokens(path)]
+        else:
+            secret = add_token(path, args.name, args.scope)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if args.action == "list":
+        _out(
+            args,
+            {"file": str(path), "tokens": listed},
+            "\n".join(f"{t['name']:<20} {','.join(t['scopes'])}" for t in listed)
+            or f"no tokens in {path}",
+        )
+        return
+    _out(args, {"name": args.name, "scopes": sorted(set(args.scope)), "secret": secret}, secret)
+    if not args.json:
+        print(
+            f"token {args.name!r} ({', '.join(args.scope)}): shown once; in {path}", file=sys.stderr
+        )
+
+
+def _token() -> str:
+    """TOLLWAY_ADMIN_TOKEN, else the local run's (``$TOLLWAY_DATA_DIR/admin-token``)."""
+    given = os.environ.get("TOLLWAY_ADMIN_TOKEN")
+    if given:
+        return given
+    path = local_token_file()
+    try:
+        return path.read_text().strip()
+    except OSError:
+        raise CliError(
+            f"no admin token: set TOLLWAY_ADMIN_TOKEN, or start `make run` (it keeps one in "
+            f"{path})",
+            2,
+        ) from None
+
+
 COMMANDS = {
     "accounts": accounts,
+    "plan": plan,
     "keys": keys,
+    "members": members,
     "topup": topup,
     "adjust": adjust,
     "balance": balance,
@@ -351,19 +600,24 @@ COMMANDS = {
     "usage": usage,
     "report": report,
     "reconcile": reconcile,
+    "statement": statement,
+    "webhooks": webhooks,
+    "audit": audit,
+    "tokens": tokens,
 }
-METERING = {"request", "usage", "report", "reconcile"}
+METERING = {"request", "usage", "report", "reconcile", "statement"}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    url = (
-        os.environ.get("TOLLWAY_METERING_URL", "http://127.0.0.1:8082")
-        if args.command in METERING
-        else os.environ.get("TOLLWAY_ADMIN_URL", "http://127.0.0.1:8081")
-    )
-    api = Api(url, os.environ.get("TOLLWAY_ADMIN_TOKEN", DEV_ADMIN_TOKEN))
+    if args.command in METERING:
+        url = os.environ.get("TOLLWAY_METERING_URL", "http://127.0.0.1:8082")
+    elif args.command == "webhooks" and args.action == "deliveries":
+        url = os.environ.get("TOLLWAY_DISPATCHER_URL", "http://127.0.0.1:8084")
+    else:
+        url = os.environ.get("TOLLWAY_ADMIN_URL", "http://127.0.0.1:8081")
     try:
+        api = Api(url, "" if args.command == "tokens" else _token())
         COMMANDS[args.command](api, args)
     except CliError as exc:
         print(f"tollway: {exc}", file=sys.stderr)

@@ -1,24 +1,31 @@
-"""An OpenAI-compatible upstream for local runs and tests: real token counts, no model.
+"""An upstream for local runs and tests that speaks the three kinds Tollway calls: OpenAI chat
+(and legacy completions), OpenAI Responses and Anthropic Messages. Real token counts, no
+model.
 
-Serves ``/v1/chat/completions``, ``/v1/completions`` and ``/v1/models``,
-streaming or not. ``/_sim/*`` lets a test inject faults and read counters.
+``/_sim/*`` lets a test inject faults, script tool calls and read counters.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.routing import Route
 
+from .asks import Ask, BadRequest, read_chat, read_completion, read_messages, read_responses
 from .faults import Fault, FaultBook
-from .generation import BadRequest, Plan, plan_chat, plan_completion
-from .responses import chat_chunk, error_body, new_id, now, sse, usage
+from .generation import Plan, PromptCaches, Script, ScriptBook, plan
+from .render_anthropic import anthropic_body, anthropic_events
+from .render_openai import openai_body, openai_chunks
+from .render_responses import response_body, response_events
+from .responses import error_body, new_id, sse
 from .settings import SimSettings
-from .tokens import PrefixCache
 
 __all__ = ["create_app"]
 
@@ -27,8 +34,52 @@ class _DroppedStream(Exception):
     """Raised inside a streaming body to cut the connection mid-stream."""
 
 
+@dataclass
+class Simulator:
+    cfg: SimSettings
+    caches: PromptCaches
+    faults: FaultBook = field(default_factory=lambda: FaultBook([]))
+    scripts: ScriptBook = field(default_factory=ScriptBook)
+    stats: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("requests", "streams_completed", "streams_dropped", "streams_cancelled"), 0
+        )
+    )
+
+
+class ScriptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tool: str = Field(min_length=1)
+    arguments: dict[str, Any] = {}
+    count: int = Field(default=1, ge=1)
+
+
 def _json(payload: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+
+
+def _sim(request: Request) -> Simulator:
+    state: Simulator = request.app.state.sim
+    return state
+
+
+def _error(kind: str, status: int, message: str, code: str | None, param: str | None) -> Response:
+    if kind == "messages":
+        err_type = "api_error" if status >= 500 else "invalid_request_error"
+        return _json({"type": "error", "error": {"type": err_type, "message": message}}, status)
+    err_type = "server_error" if status >= 500 else "invalid_request_error"
+    return _json(error_body(message, err_type, code, param), status)
+
+
+def _header_fault(request: Request) -> Fault | None:
+    h = request.headers
+    if "x-sim-fail-status" in h:
+        return Fault(mode="status", status=int(h["x-sim-fail-status"]))
+    if "x-sim-hang" in h:
+        return Fault(mode="timeout", hang_seconds=float(h["x-sim-hang"]))
+    if "x-sim-drop-after" in h:
+        return Fault(mode="drop", after_chunks=int(h["x-sim-drop-after"]))
+    return None
 
 
 def _header_float(request: Request, name: str, default: float) -> float:
@@ -36,306 +87,234 @@ def _header_float(request: Request, name: str, default: float) -> float:
     return float(value) if value is not None else default
 
 
-def create_app(settings: SimSettings | None = None) -> FastAPI:
-    cfg = settings or SimSettings()
-    app = FastAPI(title="Tollway upstream simulator", docs_url=None, redoc_url=None)
-    cache = PrefixCache(cfg.cache_block)
-    faults = FaultBook([])
-    stats = {"requests": 0, "streams_completed": 0, "streams_dropped": 0, "streams_cancelled": 0}
+_READERS: dict[str, Callable[[dict[str, Any]], Ask]] = {
+    "chat": read_chat,
+    "text": read_completion,
+    "messages": read_messages,
+    "responses": read_responses,
+}
 
-    def header_fault(request: Request) -> Fault | None:
-        h = request.headers
-        if "x-sim-fail-status" in h:
-            return Fault(mode="status", status=int(h["x-sim-fail-status"]))
-        if "x-sim-hang" in h:
-            return Fault(mode="timeout", hang_seconds=float(h["x-sim-hang"]))
-        if "x-sim-drop-after" in h:
-            return Fault(mode="drop", after_chunks=int(h["x-sim-drop-after"]))
-        return None
 
-    async def handle(request: Request, kind: str) -> Response:
-        stats["requests"] += 1
-        if cfg.api_key and request.headers.get("authorization") != f"Bearer {cfg.api_key}":
-            return _json(
-                error_body(
-                    "Incorrect API key provided", "invalid_request_error", "invalid_api_key"
-                ),
-                401,
-            )
-        try:
-            body = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            return _json(error_body("body is not valid JSON", "invalid_request_error"), 400)
-        if not isinstance(body, dict):
-            return _json(error_body("body must be a JSON object", "invalid_request_error"), 400)
-        model = body.get("model")
-        if model not in cfg.models:
-            return _json(
-                error_body(
-                    f"The model `{model}` does not exist",
-                    "invalid_request_error",
-                    "model_not_found",
-                    "model",
-                ),
-                404,
-            )
-        fault = header_fault(request) or faults.take(model)
-        if fault is not None and fault.mode == "status":
-            return _json(
-                error_body(
-                    f"simulated upstream failure {fault.status}", "server_error", "simulated"
-                ),
-                fault.status,
-            )
-        if fault is not None and fault.mode == "timeout":
-            await asyncio.sleep(fault.hang_seconds)
-            return _json(error_body("simulated timeout", "server_error"), 504)
-        try:
-            plan = (plan_chat if kind == "chat" else plan_completion)(
-                body, cache, int(request.headers.get("x-sim-output-tokens", cfg.output_tokens))
-            )
-        except BadRequest as exc:
-            return _json(error_body(str(exc), "invalid_request_error", None, exc.param), 400)
-        ttft = _header_float(request, "x-sim-ttft-ms", cfg.ttft_ms) / 1000
-        delay = _header_float(request, "x-sim-token-delay-ms", cfg.token_delay_ms) / 1000
-        if fault is not None and fault.mode == "slow":
-            delay = fault.token_delay_ms / 1000
-        mode = fault.mode if fault is not None else None
-        if not body.get("stream"):
-            await asyncio.sleep(ttft + delay * max(len(plan.pieces) - 1, 0))
-            if mode == "unreadable":
-                return _json({"id": new_id("chatcmpl"), "choices": "nope", "usage": 5})
-            full = _full(kind, model, plan)
-            return _json(_garbled(full) if mode == "garbled" else full)
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        drop_after = fault.after_chunks if fault is not None and fault.mode == "drop" else None
-        chunks = _chunks(kind, model, plan, include_usage)
-        if mode == "garbled":
-            chunks = [
-                c if c.startswith(b"data: [DONE]") else sse(_garbled(orjson.loads(c[6:])))
-                for c in chunks
-            ]
-        elif mode == "unreadable":
-            chunks.insert(1, b"data: [1, 2]\n\n")
-        return StreamingResponse(
-            _paced(chunks, ttft, delay, drop_after), media_type="text/event-stream"
+async def _handle(request: Request, kind: str) -> Response:
+    sim = _sim(request)
+    cfg = sim.cfg
+    sim.stats["requests"] += 1
+    if cfg.api_key and cfg.api_key not in (
+        request.headers.get("authorization", "").removeprefix("Bearer "),
+        request.headers.get("x-api-key"),
+    ):
+        return _error(kind, 401, "Incorrect API key provided", "invalid_api_key", None)
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return _error(kind, 400, "body is not valid JSON", None, None)
+    if not isinstance(body, dict):
+        return _error(kind, 400, "body must be a JSON object", None, None)
+    model = body.get("model")
+    if model not in cfg.models:
+        return _error(kind, 404, f"The model `{model}` does not exist", "model_not_found", "model")
+    fault = _header_fault(request) or sim.faults.take(model)
+    if fault is not None and fault.mode == "status":
+        return _error(
+            kind, fault.status, f"simulated upstream failure {fault.status}", "simulated", None
         )
+    if fault is not None and fault.mode == "timeout":
+        await asyncio.sleep(fault.hang_seconds)
+        return _error(kind, 504, "simulated timeout", None, None)
+    output = int(request.headers.get("x-sim-output-tokens", cfg.output_tokens))
+    try:
+        ask = _READERS[kind](body)
+        answer = plan(ask, sim.caches, sim.scripts, output)
+    except BadRequest as exc:
+        return _error(kind, 400, str(exc), None, exc.param)
+    ttft = _header_float(request, "x-sim-ttft-ms", cfg.ttft_ms) / 1000
+    delay = _header_float(request, "x-sim-token-delay-ms", cfg.token_delay_ms) / 1000
+    if fault is not None and fault.mode == "slow":
+        delay = fault.token_delay_ms / 1000
+    mode = fault.mode if fault is not None else None
+    reported = cfg.report_model or model
+    if not ask.stream:
+        await asyncio.sleep(ttft + delay * max(len(answer.pieces) - 1, 0))
+        if mode == "unreadable":
+            return _json({"id": new_id("chatcmpl"), "choices": "nope", "usage": 5})
+        whole = _body(kind, reported, answer, ask)
+        return _json(_garbled(whole) if mode == "garbled" else whole)
+    chunks = _stream(kind, reported, answer, ask)
+    if mode == "garbled":
+        chunks = [_garble_chunk(c) for c in chunks]
+    elif mode == "unreadable":
+        chunks.insert(1, b"data: [1, 2]\n\n")
+    drop_after = fault.after_chunks if fault is not None and fault.mode == "drop" else None
+    paced = _paced(sim, chunks, ttft, delay, drop_after)
+    return StreamingResponse(paced, media_type="text/event-stream")
 
-    async def _paced(
-        chunks: list[bytes], ttft: float, delay: float, drop_after: int | None
-    ) -> AsyncIterator[bytes]:
-        try:
-            for i, chunk in enumerate(chunks):
-                if drop_after is not None and i >= drop_after:
-                    stats["streams_dropped"] += 1
-                    raise _DroppedStream("simulated drop")
-                pause = ttft if i == 0 else delay
-                if pause:
-                    await asyncio.sleep(pause)
-                yield chunk
-        except (asyncio.CancelledError, GeneratorExit):
-            stats["streams_cancelled"] += 1  # the caller went away mid-stream
-            raise
-        stats["streams_completed"] += 1
 
-    @app.post("/v1/chat/completions")
-    async def chat(request: Request) -> Response:
-        return await handle(request, "chat")
+def _body(kind: str, model: str, answer: Plan, ask: Ask) -> dict[str, Any]:
+    if kind == "messages":
+        return anthropic_body(model, answer, new_id("msg"))
+    if kind == "responses":
+        return response_body(model, answer, ask.encrypted_reasoning)
+    return openai_body(kind, model, answer)
 
-    @app.post("/v1/completions")
-    async def completions(request: Request) -> Response:
-        return await handle(request, "text")
 
-    @app.get("/v1/models")
-    async def models() -> Response:
-        data = [
-            {"id": m, "object": "model", "created": 0, "owned_by": "tollway-simulator"}
-            for m in cfg.models
-        ]
-        return _json({"object": "list", "data": data})
+def _stream(kind: str, model: str, answer: Plan, ask: Ask) -> list[bytes]:
+    if kind == "messages":
+        return anthropic_events(model, answer, new_id("msg"))
+    if kind == "responses":
+        return response_events(model, answer, ask.encrypted_reasoning)
+    return openai_chunks(kind, model, answer, ask.include_usage)
 
-    @app.get("/healthz")
-    async def healthz() -> Response:
-        return _json({"status": "ok"})
 
-    @app.get("/_sim/faults")
-    async def list_faults() -> Response:
-        return _json([f.model_dump() for f in faults.faults])
-
-    @app.post("/_sim/faults")
-    async def add_fault(fault: Fault) -> Response:
-        faults.faults.append(fault)
-        return _json(fault.model_dump(), 201)
-
-    @app.delete("/_sim/faults")
-    async def clear_faults() -> Response:
-        faults.faults.clear()
-        return Response(status_code=204)
-
-    @app.get("/_sim/stats")
-    async def get_stats() -> Response:
-        return _json(stats)
-
-    @app.post("/_sim/reset")
-    async def reset() -> Response:
-        faults.faults.clear()
-        stats.update(dict.fromkeys(stats, 0))
-        return Response(status_code=204)
-
-    return app
+async def _paced(
+    sim: Simulator, chunks: list[bytes], ttft: float, delay: float, drop_after: int | None
+) -> AsyncIterator[bytes]:
+    try:
+        for i, chunk in enumerate(chunks):
+            if drop_after is not None and i >= drop_after:
+                sim.stats["streams_dropped"] += 1
+                raise _DroppedStream("simulated drop")
+            pause = ttft if i == 0 else delay
+            if pause:
+                await asyncio.sleep(pause)
+            yield chunk
+    except (asyncio.CancelledError, GeneratorExit):
+        sim.stats["streams_cancelled"] += 1  # the caller went away mid-stream
+        raise
+    sim.stats["streams_completed"] += 1
 
 
 def _garbled(answer: dict[str, Any]) -> dict[str, Any]:
-    """``answer`` with a usage and finish_reasons no upstream should send."""
+    """``answer`` with a usage and finish/stop reasons no upstream should send."""
     for choice in answer.get("choices") or []:
         if choice.get("finish_reason") is not None:
             choice["finish_reason"] = 7
+    if answer.get("stop_reason") is not None:
+        answer["stop_reason"] = 7
     if answer.get("usage") is not None:
-        answer["usage"] = {"prompt_tokens": "many", "completion_tokens": -3}
+        answer["usage"] = {
+            "prompt_tokens": "many",
+            "completion_tokens": -3,
+            "input_tokens": "many",
+            "output_tokens": -3,
+        }
     return answer
 
 
-def _full(kind: str, model: str, plan: Plan) -> dict[str, Any]:
-    text = "".join(plan.pieces)
-    use = usage(plan.prompt_tokens, plan.completion_tokens, plan.cached_tokens)
-    if kind == "text":
-        choices: list[dict[str, Any]] = [
-            {"index": i, "text": text, "logprobs": None, "finish_reason": plan.finish_reason}
-            for i in range(plan.n)
-        ]
-        return {
-            "id": new_id("cmpl"),
-            "object": "text_completion",
-            "created": now(),
-            "model": model,
-            "choices": choices,
-            "usage": use,
-        }
-    message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
-    if plan.tool_call is not None:
-        message["tool_calls"] = [plan.tool_call]
-    choices = [
-        {"index": i, "message": message, "logprobs": None, "finish_reason": plan.finish_reason}
-        for i in range(plan.n)
+def _garble_chunk(chunk: bytes) -> bytes:
+    head, sep, data = chunk.partition(b"data: ")
+    if not sep or data.startswith(b"[DONE]"):
+        return chunk
+    event = orjson.loads(data)
+    for inner in ("message", "response"):  # Anthropic's and Responses' usage live inside
+        if isinstance(event.get(inner), dict):
+            _garbled(event[inner])
+    return head + sse(_garbled(event))
+
+
+async def chat(request: Request) -> Response:
+    return await _handle(request, "chat")
+
+
+async def completions(request: Request) -> Response:
+    return await _handle(request, "text")
+
+
+async def messages(request: Request) -> Response:
+    return await _handle(request, "messages")
+
+
+async def responses(request: Request) -> Response:
+    return await _handle(request, "responses")
+
+
+async def count_tokens(request: Request) -> Response:
+    try:
+        ask = read_messages({**orjson.loads(await request.body()), "max_tokens": 1})
+    except (orjson.JSONDecodeError, BadRequest, AttributeError, TypeError) as exc:
+        return _error("messages", 400, f"cannot count this body: {exc}", None, None)
+    return _json({"input_tokens": len(ask.prompt)})
+
+
+async def models(request: Request) -> Response:
+    data = [
+        {"id": m, "object": "model", "created": 0, "owned_by": "tollway-simulator"}
+        for m in _sim(request).cfg.models
     ]
-    return {
-        "id": new_id("chatcmpl"),
-        "object": "chat.completion",
-        "created": now(),
-        "model": model,
-        "choices": choices,
-        "usage": use,
-        "system_fingerprint": "fp_sim",
-    }
+    return _json({"object": "list", "data": data})
 
 
-def _chunks(kind: str, model: str, plan: Plan, include_usage: bool) -> list[bytes]:
-    """Every SSE event of a streamed answer, ``data: [DONE]`` last."""
-    cid, created = new_id("chatcmpl" if kind == "chat" else "cmpl"), now()
-    use = usage(plan.prompt_tokens, plan.completion_tokens, plan.cached_tokens)
-    out: list[bytes] = []
-    if kind == "text":
-        for piece in plan.pieces:
-            out.append(
-                sse(
-                    {
-                        "id": cid,
-                        "object": "text_completion",
-                        "created": created,
-                        "model": model,
-                        "choices": [
-                            {"index": i, "text": piece, "logprobs": None, "finish_reason": None}
-                            for i in range(plan.n)
-                        ],
-                    }
-                )
-            )
-        out.append(
-            sse(
-                {
-                    "id": cid,
-                    "object": "text_completion",
-                    "created": created,
-                    "model": model,
-                    "choices": [
-                        {
-                            "index": i,
-                            "text": "",
-                            "logprobs": None,
-                            "finish_reason": plan.finish_reason,
-                        }
-                        for i in range(plan.n)
-                    ],
-                }
-            )
-        )
-        if include_usage:
-            out.append(
-                sse(
-                    {
-                        "id": cid,
-                        "object": "text_completion",
-                        "created": created,
-                        "model": model,
-                        "choices": [],
-                        "usage": use,
-                    }
-                )
-            )
-        return [*out, b"data: [DONE]\n\n"]
+async def healthz(request: Request) -> Response:
+    return _json({"status": "ok"})
 
-    def each(delta: dict[str, Any], finish: str | None = None) -> list[dict[str, Any]]:
-        return [
-            {"index": i, "delta": delta, "logprobs": None, "finish_reason": finish}
-            for i in range(plan.n)
-        ]
 
-    out.append(sse(chat_chunk(cid, model, created, each({"role": "assistant", "content": ""}))))
-    if plan.tool_call is not None:
-        call = plan.tool_call
-        out.append(
-            sse(
-                chat_chunk(
-                    cid,
-                    model,
-                    created,
-                    each(
-                        {
-                            "tool_calls": [
-                                {
-                                    "index": 0,
-                                    "id": call["id"],
-                                    "type": "function",
-                                    "function": {"name": call["function"]["name"], "arguments": ""},
-                                }
-                            ]
-                        }
-                    ),
-                )
-            )
-        )
-        out.append(
-            sse(
-                chat_chunk(
-                    cid,
-                    model,
-                    created,
-                    each(
-                        {
-                            "tool_calls": [
-                                {
-                                    "index": 0,
-                                    "function": {"arguments": call["function"]["arguments"]},
-                                }
-                            ]
-                        }
-                    ),
-                )
-            )
-        )
-    for piece in plan.pieces:
-        out.append(sse(chat_chunk(cid, model, created, each({"content": piece}))))
-    out.append(sse(chat_chunk(cid, model, created, each({}, plan.finish_reason))))
-    if include_usage:
-        out.append(sse(chat_chunk(cid, model, created, [], use)))
-    return [*out, b"data: [DONE]\n\n"]
+_M = TypeVar("_M", bound=BaseModel)
+
+
+async def _body_of(model: type[_M], request: Request) -> _M | Response:
+    """The request's body as ``model``, or the 422 that says why not."""
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        return _json({"detail": exc.errors(include_url=False)}, 422)
+
+
+async def faults(request: Request) -> Response:
+    book = _sim(request).faults
+    if request.method == "GET":
+        return _json([f.model_dump() for f in book.faults])
+    if request.method == "DELETE":
+        book.faults.clear()
+        return Response(status_code=204)
+    fault = await _body_of(Fault, request)
+    if isinstance(fault, Response):
+        return fault
+    book.faults.append(fault)
+    return _json(fault.model_dump(), 201)
+
+
+async def script(request: Request) -> Response:
+    """Queue a tool call: the next ``count`` requests offering ``tool`` call it."""
+    book = _sim(request).scripts
+    if request.method == "DELETE":
+        book.scripts.clear()
+        return Response(status_code=204)
+    step = await _body_of(ScriptIn, request)
+    if isinstance(step, Response):
+        return step
+    book.scripts.append(Script(step.tool, step.arguments, step.count))
+    return _json(step.model_dump(), 201)
+
+
+async def stats(request: Request) -> Response:
+    return _json(_sim(request).stats)
+
+
+async def reset(request: Request) -> Response:
+    sim = _sim(request)
+    sim.faults.faults.clear()
+    sim.scripts.scripts.clear()
+    sim.stats.update(dict.fromkeys(sim.stats, 0))
+    return Response(status_code=204)
+
+
+ROUTES = [
+    Route("/v1/chat/completions", chat, methods=["POST"]),
+    Route("/v1/completions", completions, methods=["POST"]),
+    Route("/v1/messages", messages, methods=["POST"]),
+    Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+    Route("/v1/responses", responses, methods=["POST"]),
+    Route("/v1/models", models, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/_sim/faults", faults, methods=["GET", "POST", "DELETE"]),
+    Route("/_sim/script", script, methods=["POST", "DELETE"]),
+    Route("/_sim/stats", stats, methods=["GET"]),
+    Route("/_sim/reset", reset, methods=["POST"]),
+]
+
+
+def create_app(settings: SimSettings | None = None) -> FastAPI:
+    cfg = settings or SimSettings()
+    app = FastAPI(title="Tollway upstream simulator", docs_url=None, redoc_url=None)
+    app.router.routes.extend(ROUTES)
+    app.state.sim = Simulator(cfg, PromptCaches(cfg.cache_block))
+    return app

@@ -1,21 +1,27 @@
-"""What the simulated model answers: pure, given a request body and settings."""
+"""What the simulated model answers: pure, given what it was asked and its settings.
+
+It calls a tool when the caller forces one (``tool_choice``) or when a script says so
+(``POST /_sim/script``), never on its own: a coding agent offers dozens of tools, and a
+simulated model that picked one by itself would set the agent off doing things. After a
+tool result it answers with that result quoted, so a test can see the result went round;
+else it writes filler text up to its output length.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
+from .asks import Ask, BadRequest
 from .responses import tool_arguments
-from .tokens import PrefixCache, chat_prompt_tokens, completion_text, encoding
+from .tokens import PrefixCache, completion_text, encoding
 
-__all__ = ["BadRequest", "Plan", "plan_chat", "plan_completion"]
+__all__ = ["Plan", "PromptCaches", "Script", "ScriptBook", "plan"]
 
-
-class BadRequest(ValueError):
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
+THINKING = "Let me think about what was asked and answer briefly."
 
 
 @dataclass(frozen=True)
@@ -28,87 +34,111 @@ class Plan:
     finish_reason: str
     n: int = 1
     tool_call: dict[str, Any] | None = None
+    cache_write_tokens: int = 0
+    thinking: list[str] = field(default_factory=list)
 
     @property
     def completion_tokens(self) -> int:
-        per_choice = len(self.pieces)
+        per_choice = len(self.pieces) + len(self.thinking)
         if self.tool_call is not None:
             fn = self.tool_call["function"]
-            per_choice = len(encoding().encode(fn["name"] + fn["arguments"]))
+            per_choice += len(encoding().encode(fn["name"] + fn["arguments"]))
         return per_choice * self.n
 
-
-def _max_tokens(body: dict[str, Any]) -> int | None:
-    for name in ("max_completion_tokens", "max_tokens"):
-        value = body.get(name)
-        if value is not None:
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise BadRequest(f"{name} must be a positive integer", name)
-            return value
-    return None
+    @property
+    def reasoning_tokens(self) -> int:
+        return len(self.thinking) * self.n
 
 
-def _n(body: dict[str, Any]) -> int:
-    n = body.get("n", 1)
-    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 8:
-        raise BadRequest("n must be an integer from 1 to 8", "n")
-    return n
+@dataclass(frozen=True)
+class Script:
+    """Call ``tool`` with ``arguments`` the next ``count`` times it is offered."""
+
+    tool: str
+    arguments: dict[str, Any]
+    count: int = 1
 
 
-def _length(body: dict[str, Any], default: int) -> tuple[int, str]:
-    cap = _max_tokens(body)
-    if cap is not None and cap < default:
-        return cap, "length"
-    return default, "stop"
+@dataclass
+class ScriptBook:
+    scripts: list[Script] = field(default_factory=list)
 
-
-def _tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
-    tools, choice = body.get("tools"), body.get("tool_choice", "auto")
-    messages = body.get("messages") or []
-    if not tools or choice == "none" or not messages or messages[-1].get("role") != "user":
+    def take(self, offered: list[str]) -> Script | None:
+        for i, script in enumerate(self.scripts):
+            if script.tool in offered:
+                if script.count > 1:
+                    self.scripts[i] = Script(script.tool, script.arguments, script.count - 1)
+                else:
+                    del self.scripts[i]
+                return script
         return None
-    wanted = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
-    fn = next(
-        (
-            t.get("function", {})
-            for t in tools
-            if wanted is None or t.get("function", {}).get("name") == wanted
-        ),
-        None,
-    )
-    if not fn or not fn.get("name"):
-        raise BadRequest("tool_choice names no tool in tools", "tool_choice")
+
+
+class PromptCaches:
+    """OpenAI's automatic prefix cache, and Anthropic's breakpoint cache: a marked prefix is
+    written the first time and read after."""
+
+    def __init__(self, block: int) -> None:
+        self.prefixes = PrefixCache(block)
+        self._marked: set[bytes] = set()
+
+    def anthropic(self, ask: Ask) -> tuple[int, int]:
+        """(read, written) tokens for the request's breakpoints."""
+        read = written = 0
+        for end in sorted(set(ask.breakpoints)):
+            key = orjson.dumps(ask.prompt[:end])
+            if key in self._marked:
+                read = end
+            else:
+                self._marked.add(key)
+                written = end
+        return read, max(written - read, 0)
+
+
+def _call(name: str, arguments: str) -> dict[str, Any]:
     return {
         "id": f"call_{uuid.uuid4().hex[:24]}",
         "type": "function",
-        "function": {"name": fn["name"], "arguments": tool_arguments(fn.get("parameters"))},
+        "function": {"name": name, "arguments": arguments},
     }
 
 
-def plan_chat(body: dict[str, Any], cache: PrefixCache, default_tokens: int) -> Plan:
-    messages = body.get("messages")
-    if (
-        not isinstance(messages, list)
-        or not messages
-        or not all(isinstance(m, dict) for m in messages)
-    ):
-        raise BadRequest("messages must be a non-empty array of message objects", "messages")
-    prompt = chat_prompt_tokens(messages, body.get("tools"))
-    cached = cache.lookup_and_store(prompt)
-    n, tool_call = _n(body), _tool_call(body)
-    if tool_call is not None:
-        return Plan([], len(prompt), cached, "tool_calls", n, tool_call)
-    length, finish = _length(body, default_tokens)
-    return Plan(completion_text(length), len(prompt), cached, finish, n)
+def _tool_call(ask: Ask, scripts: ScriptBook) -> dict[str, Any] | None:
+    if not ask.tools or ask.forced == "" or ask.tool_result is not None:
+        return None
+    schemas = dict(ask.tools)
+    script = scripts.take(list(schemas))
+    if script is not None:
+        return _call(script.tool, orjson.dumps(script.arguments).decode())
+    if ask.forced is None:
+        return None
+    name = ask.tools[0][0] if ask.forced == "*" else ask.forced
+    if name not in schemas:
+        raise BadRequest("tool_choice names no tool in tools", "tool_choice")
+    return _call(name, tool_arguments(schemas[name]))
 
 
-def plan_completion(body: dict[str, Any], cache: PrefixCache, default_tokens: int) -> Plan:
-    prompt = body.get("prompt")
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
-        prompt = prompt[0]
-    if not isinstance(prompt, str):
-        raise BadRequest("prompt must be a string", "prompt")
-    tokens = encoding().encode(prompt)
-    cached = cache.lookup_and_store(tokens)
-    length, finish = _length(body, default_tokens)
-    return Plan(completion_text(length), len(tokens), cached, finish, _n(body))
+def plan(ask: Ask, caches: PromptCaches, scripts: ScriptBook, default_tokens: int) -> Plan:
+    write = 0
+    if ask.kind == "messages":
+        cached, write = caches.anthropic(ask)
+    else:
+        cached = caches.prefixes.lookup_and_store(ask.prompt)
+    thinking = completion_text_of(THINKING) if ask.thinking else []
+    call = _tool_call(ask, scripts)
+    if call is not None:
+        return Plan([], len(ask.prompt), cached, "tool_calls", ask.n, call, write, thinking)
+    if ask.tool_result is not None:
+        pieces = completion_text_of(f"The tool said: {ask.tool_result[:400]}")
+    else:
+        pieces = completion_text(default_tokens)
+    finish = "stop"
+    if ask.max_tokens is not None and ask.max_tokens < len(pieces):
+        pieces, finish = pieces[: ask.max_tokens], "length"
+    return Plan(pieces, len(ask.prompt), cached, finish, ask.n, None, write, thinking)
+
+
+def completion_text_of(text: str) -> list[str]:
+    """``text`` as the pieces a model would stream, one per token."""
+    enc = encoding()
+    return [enc.decode([t]) for t in enc.encode(text)]

@@ -9,7 +9,7 @@ __all__ = ["SimSettings"]
 
 
 def _models() -> tuple[str, ...]:
-    raw = os.environ.get("SIM_MODELS", "sim-small,sim-large,sim-zdr")
+    raw = os.environ.get("SIM_MODELS", "sim-small,sim-large,sim-zdr,sim-claude,sim-codex")
     return tuple(m.strip() for m in raw.split(",") if m.strip())
 
 
@@ -26,5 +26,10 @@ class SimSettings:
     )
     cache_block: int = field(default_factory=lambda: int(os.environ.get("SIM_CACHE_BLOCK", "64")))
     models: tuple[str, ...] = field(default_factory=_models)
-    #: When set, requests must carry ``Authorization: Bearer <this>``.
+    #: The model name answers report (e.g. "redacted", as some providers do); unset: the
+    #: model asked for.
+    report_model: str | None = field(
+        default_factory=lambda: os.environ.get("SIM_REPORT_MODEL") or None
+    )
+    #: When set, requests must carry ``Authorization: Bearer <this>`` (or ``x-api-key``).
     api_key: str | None = field(default_factory=lambda: os.environ.get("SIM_API_KEY") or None)

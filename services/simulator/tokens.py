@@ -19,10 +19,31 @@ _FILLER = (
 )
 
 
+class Encoding:
+    """o200k_base that also takes texts of a million characters and more (the package refuses
+    those whole: they are encoded a piece at a time)."""
+
+    PIECE = 200_000
+
+    def __init__(self) -> None:
+        self._inner = bpe_openai.get_encoding("o200k_base")
+
+    def encode(self, text: str) -> list[int]:
+        if len(text) <= self.PIECE:
+            return list(self._inner.encode(text))
+        ids: list[int] = []
+        for start in range(0, len(text), self.PIECE):
+            ids.extend(self._inner.encode(text[start : start + self.PIECE]))
+        return ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return str(self._inner.decode(list(ids)))
+
+
 @lru_cache(maxsize=1)
-def encoding() -> bpe_openai.Encoding:
+def encoding() -> Encoding:
     """o200k_base, built into the package: nothing is downloaded."""
-    return bpe_openai.get_encoding("o200k_base")
+    return Encoding()
 
 
 @lru_cache(maxsize=1)
