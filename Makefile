@@ -9,10 +9,24 @@ PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: install run test lint typecheck unit integration schemas kafka bench bench-gateway \
+
+.PHONY: install agents run test lint typecheck unit integration schemas kafka bench bench-gateway \
 	bench-billing bench-metering bench-report soak clean
 
 install: .venv/.installed infra/kafka/libs/.complete
+
+## The coding agents tests/agents runs (pinned by tests/agents/package-lock.json), into .tools/agents.
+AGENTS := .tools/agents
+agents: $(AGENTS)/.installed
+
+$(AGENTS)/.installed: tests/agents/package.json tests/agents/package-lock.json
+	@command -v npm >/dev/null || { echo "tollway: Node.js and npm are needed on PATH: make test runs Claude Code, Codex and OpenCode (tests/agents)"; exit 1; }
+	@mkdir -p $(AGENTS)
+	cp tests/agents/package.json tests/agents/package-lock.json $(AGENTS)/
+	@# npm install, not npm ci: the lock file lists only the platform packages npm could fetch
+	@# (the registry here serves some platforms only), and ci refuses a lock without the rest.
+	cd $(AGENTS) && npm install --no-save --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(UV):
 	@command -v python3 >/dev/null || { echo "tollway: python3 (3.11+) is needed on PATH"; exit 1; }
@@ -30,8 +44,8 @@ infra/kafka/libs/.complete: infra/kafka/pom.xml | .venv/.installed
 run: install
 	@$(PY) -m infra.run
 
-## Lint, type-check, then every test (unit, integration against a real broker).
-test: install lint typecheck
+## Lint, type-check, then every test (unit, integration against a real broker, the agents).
+test: install agents lint typecheck
 	$(PY) -m pytest
 
 lint: .venv/.installed
@@ -75,6 +89,7 @@ bench-report: .venv/.installed
 ## Regenerate schemas/jsonschema/ after changing an event model.
 schemas: .venv/.installed
 	$(PY) -m schemas.jsonschema
+	$(PY) -m schemas.asyncapi
 
 ## Only the broker, for working on one service by hand.
 kafka: install

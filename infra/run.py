@@ -22,6 +22,7 @@ from infra.kafka.broker import KafkaBroker, port_is_free, wait_for_kafka
 from infra.kafka.errors import InfraError
 from infra.kafka.topics import ensure_topics
 from infra.procs import spawn, stop, wait_healthy
+from schemas.admin_access import local_token_file, new_token
 
 __all__ = ["StackConfig", "main"]
 
@@ -49,6 +50,7 @@ class StackConfig:
     gateway_port: int = field(default_factory=lambda: _env_int("TOLLWAY_GATEWAY_PORT", 8080))
     billing_port: int = field(default_factory=lambda: _env_int("TOLLWAY_BILLING_PORT", 8081))
     metering_port: int = field(default_factory=lambda: _env_int("TOLLWAY_METERING_PORT", 8082))
+    dispatcher_port: int = field(default_factory=lambda: _env_int("TOLLWAY_DISPATCHER_PORT", 8084))
     simulator_port: int = field(default_factory=lambda: _env_int("TOLLWAY_SIMULATOR_PORT", 8090))
     #: How long to wait for an existing cluster named by KAFKA_BOOTSTRAP_SERVERS.
     kafka_wait_seconds: int = field(
@@ -61,6 +63,7 @@ class StackConfig:
             ("simulator", self.simulator_port, "TOLLWAY_SIMULATOR_PORT"),
             ("metering", self.metering_port, "TOLLWAY_METERING_PORT"),
             ("billing", self.billing_port, "TOLLWAY_BILLING_PORT"),
+            ("dispatcher", self.dispatcher_port, "TOLLWAY_DISPATCHER_PORT"),
             ("gateway", self.gateway_port, "TOLLWAY_GATEWAY_PORT"),
         ]
 
@@ -98,6 +101,17 @@ class Stack:
 
     def start(self) -> None:
         self._take_lock()
+        taken: dict[int, str] = {}
+        kafka = [
+            ("Kafka", self.cfg.kafka_port, "TOLLWAY_KAFKA_PORT"),
+            ("Kafka", self.cfg.kafka_controller_port, "TOLLWAY_KAFKA_CONTROLLER_PORT"),
+        ]
+        for _name, port, var in (kafka if not self.cfg.kafka_bootstrap else []) + list(
+            self.cfg.services()
+        ):
+            if port in taken:
+                raise InfraError(f"{taken[port]} and {var} are both {port}: give each its own")
+            taken[port] = var
         for name, port, var in self.cfg.services():
             if not port_is_free(port):
                 raise InfraError(
@@ -111,6 +125,9 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "TOLLWAY_DATA_DIR": str(self.cfg.data_dir),
             "TOLLWAY_UPSTREAM_BASE_URL": f"http://127.0.0.1:{self.cfg.simulator_port}/v1",
+            "TOLLWAY_ADMIN_TOKEN": admin_token(self.cfg.data_dir),
+            # A local run may deliver alerts to a receiver on this machine, over http.
+            "TOLLWAY_WEBHOOK_ALLOW_HTTP": os.environ.get("TOLLWAY_WEBHOOK_ALLOW_HTTP", "1"),
         }
         for _name, port, var in self.cfg.services():
             env[var] = str(port)
@@ -162,6 +179,22 @@ class Stack:
             self._lock.close()
 
 
+def admin_token(data_dir: Path) -> str:
+    """TOLLWAY_ADMIN_TOKEN if set; else the local run's own, made once into the data folder
+    (readable by its owner only), where the ``tollway`` CLI finds it by itself."""
+    given = os.environ.get("TOLLWAY_ADMIN_TOKEN")
+    if given:
+        return given
+    path = local_token_file(data_dir)
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        token = new_token()
+        path.touch(mode=0o600)
+        path.write_text(token + "\n")
+        return token
+
+
 def _running(proc: subprocess.Popen[bytes]) -> bool:
     return proc.poll() is None
 
@@ -180,6 +213,8 @@ def _banner(cfg: StackConfig) -> str:
     return f"""
 Tollway is running. Gateway: {gw}/v1   (data: {cfg.data_dir}, logs: {cfg.data_dir / "logs"})
   Billing admin: http://127.0.0.1:{cfg.billing_port}   Metering: http://127.0.0.1:{cfg.metering_port}
+  Webhook dispatcher: http://127.0.0.1:{cfg.dispatcher_port}
+  Admin token: {local_token_file(cfg.data_dir)} (the tollway CLI reads it from there)
   Upstream simulator: http://127.0.0.1:{cfg.simulator_port}/v1
 
 Next, in another terminal:

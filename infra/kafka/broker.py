@@ -1,10 +1,12 @@
-"""A single-node Apache Kafka broker (KRaft) from the jars Maven resolves into ``libs/``.
+"""Apache Kafka (KRaft) from the jars Maven resolves into ``libs/``: one node, or a cluster.
 
 ``KafkaBroker`` formats storage once, starts ``kafka.Kafka`` as broker and
 controller on 127.0.0.1, waits until an admin call answers, and stops it with
-SIGTERM (SIGKILL after a grace period). The settings suit one node: replication
-factor 1 and ``min.isr`` 1 for the internal topics, or groups and
-transactions hang.
+SIGTERM (SIGKILL after a grace period). Alone, its settings suit one node:
+replication factor 1 and ``min.isr`` 1 for the internal topics, or groups and
+transactions hang. ``KafkaCluster`` starts three (or more) of them as one quorum
+of combined broker-controllers: internal topics with three copies and
+``min.insync.replicas`` 2, so one node may die without losing a write.
 
 Run alone: ``python -m infra.kafka.broker --data-dir data/kafka`` (Ctrl-C stops).
 """
@@ -31,7 +33,7 @@ from infra.procs import stop as stop_process
 
 from .errors import InfraError
 
-__all__ = ["KafkaBroker", "ensure_jars", "port_is_free", "wait_for_kafka"]
+__all__ = ["KafkaBroker", "KafkaCluster", "ensure_jars", "port_is_free", "wait_for_kafka"]
 
 HERE = Path(__file__).resolve().parent
 LIBS = HERE / "libs"
@@ -93,11 +95,21 @@ def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def _server_properties(data_dir: Path, port: int, controller_port: int) -> str:
+def _server_properties(
+    data_dir: Path,
+    port: int,
+    controller_port: int,
+    node_id: int = 1,
+    voters: str | None = None,
+    copies: int = 1,
+) -> str:
+    """One node's settings; ``voters`` names the quorum (default: this node alone) and
+    ``copies`` the replication of the internal topics (offsets, transactions)."""
+    min_isr = str(min(2, copies))
     settings = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+        "node.id": str(node_id),
+        "controller.quorum.voters": voters or f"{node_id}@127.0.0.1:{controller_port}",
         "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
         "controller.listener.names": "CONTROLLER",
@@ -106,14 +118,15 @@ def _server_properties(data_dir: Path, port: int, controller_port: int) -> str:
         "log.dirs": str(data_dir / "logs"),
         "auto.create.topics.enable": "false",
         "num.partitions": "1",
-        "default.replication.factor": "1",
-        "offsets.topic.replication.factor": "1",
+        "default.replication.factor": str(copies),
+        "min.insync.replicas": min_isr,
+        "offsets.topic.replication.factor": str(copies),
         "offsets.topic.num.partitions": "10",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.replication.factor": str(copies),
+        "transaction.state.log.min.isr": min_isr,
         "transaction.state.log.num.partitions": "4",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": str(copies),
+        "share.coordinator.state.topic.min.isr": min_isr,
         "group.initial.rebalance.delay.ms": "0",
         "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
         "log.cleaner.backoff.ms": "1000",
@@ -163,12 +176,22 @@ class KafkaBroker:
     """One local broker process. Use as a context manager or call start()/stop()."""
 
     def __init__(
-        self, data_dir: Path, port: int = 9092, controller_port: int = 9093, heap: str = "768m"
+        self,
+        data_dir: Path,
+        port: int = 9092,
+        controller_port: int = 9093,
+        heap: str = "768m",
+        node_id: int = 1,
+        voters: str | None = None,
+        copies: int = 1,
+        cluster_id: str | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.controller_port = controller_port
         self.heap = heap
+        self.node_id, self.voters, self.copies = node_id, voters, copies
+        self.cluster_id = cluster_id or _cluster_id()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -180,6 +203,12 @@ class KafkaBroker:
         return self.data_dir / "broker.log"
 
     def start(self, timeout: float = 90.0) -> None:
+        self.launch()
+        self.wait(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it to answer (a cluster's nodes answer only
+        once a majority of the quorum runs)."""
         libs = ensure_jars()
         _require_java()
         for what, port in (
@@ -191,7 +220,16 @@ class KafkaBroker:
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             props = self.data_dir / "server.properties"
-            props.write_text(_server_properties(self.data_dir, self.port, self.controller_port))
+            props.write_text(
+                _server_properties(
+                    self.data_dir,
+                    self.port,
+                    self.controller_port,
+                    self.node_id,
+                    self.voters,
+                    self.copies,
+                )
+            )
         except OSError as exc:
             raise InfraError(
                 f"cannot write Kafka's data folder {self.data_dir}: {exc.strerror}"
@@ -208,7 +246,7 @@ class KafkaBroker:
                     "kafka.tools.StorageTool",
                     "format",
                     # One token: an id starting with "-" (1 in 64) would read as a flag.
-                    f"--cluster-id={_cluster_id()}",
+                    f"--cluster-id={self.cluster_id}",
                     "-c",
                     str(props),
                 ],
@@ -244,6 +282,8 @@ class KafkaBroker:
             start_new_session=True,
         )
         log.close()
+
+    def wait(self, timeout: float = 90.0) -> None:
         try:
             wait_for_kafka(
                 self.bootstrap_servers,
@@ -284,6 +324,46 @@ class KafkaBroker:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class KafkaCluster:
+    """``size`` nodes on 127.0.0.1, each broker and controller, one KRaft quorum."""
+
+    def __init__(self, data_dir: Path, ports: list[tuple[int, int]], heap: str = "512m") -> None:
+        """``ports``: (client port, controller port) for each node."""
+        voters = ",".join(f"{i}@127.0.0.1:{c}" for i, (_, c) in enumerate(ports, start=1))
+        cluster_id = _cluster_id()
+        self.nodes = [
+            KafkaBroker(
+                data_dir / f"node-{i}",
+                port,
+                controller,
+                heap=heap,
+                node_id=i,
+                voters=voters,
+                copies=min(3, len(ports)),
+                cluster_id=cluster_id,
+            )
+            for i, (port, controller) in enumerate(ports, start=1)
+        ]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(n.bootstrap_servers for n in self.nodes)
+
+    def start(self, timeout: float = 120.0) -> None:
+        for node in self.nodes:
+            node.launch()
+        try:
+            for node in self.nodes:
+                node.wait(timeout)
+        except InfraError:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,12 +26,19 @@ async def ensure_topics(
     each error code is read here: "already exists" is fine, anything else stops.
     """
     wanted = list(topics)
+    # With copies, a write needs two of them (acks=all): one node may die without a loss.
+    durable = {"min.insync.replicas": str(min(2, replication_factor))}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:
         response = await admin.create_topics(
             [
-                NewTopic(t.name, t.partitions, replication_factor, topic_configs=t.kafka_configs())
+                NewTopic(
+                    t.name,
+                    t.partitions,
+                    replication_factor,
+                    topic_configs=t.kafka_configs() | durable,
+                )
                 for t in wanted
             ]
         )
@@ -63,3 +70,24 @@ async def _wait_for_leaders(
         if time.monotonic() > deadline:
             raise InfraError(f"Kafka topics without a leader after {timeout:.0f}s: {pending}")
         await asyncio.sleep(0.1)
+
+
+def main() -> int:
+    """``python -m infra.kafka.topics``: create the topics on KAFKA_BOOTSTRAP_SERVERS (a
+    deployment's first step), ``TOLLWAY_KAFKA_REPLICATION`` copies each (default 1)."""
+    import os
+    import sys
+
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    replication = int(os.environ.get("TOLLWAY_KAFKA_REPLICATION", "1"))
+    try:
+        created = asyncio.run(ensure_topics(bootstrap, replication_factor=replication))
+    except InfraError as exc:
+        print(f"tollway-topics: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(created)} topics created on {bootstrap}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
