@@ -17,7 +17,22 @@ import pytest
 
 from infra.kafka.broker import KafkaBroker
 from infra.kafka.topics import ensure_topics
-from tests.support import free_port, unique
+from tests.support import TIME_SCALE, free_port, unique
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every test's time limit is a budget: it scales with TOLLWAY_TEST_TIME_SCALE."""
+    limit = config.getoption("timeout", None) or config.getini("timeout")
+    if limit:
+        config.option.timeout = float(limit) * TIME_SCALE
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test's own time limit (``@pytest.mark.timeout(s)``) is a budget too."""
+    for item in items:
+        marker = item.get_closest_marker("timeout")
+        if marker is not None and marker.args:
+            item.add_marker(pytest.mark.timeout(float(marker.args[0]) * TIME_SCALE), append=False)
 
 
 @pytest.fixture(scope="session")

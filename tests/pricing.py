@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CATALOG", "cost_nano", "openai_cost", "openai_cost_of_dict"]
+__all__ = ["CATALOG", "cost_nano", "exact_cost", "openai_cost", "openai_cost_of_dict"]
 
 CATALOG = tomllib.loads((Path(__file__).parents[1] / "infra" / "catalog.toml").read_text())
 
@@ -20,12 +20,20 @@ def _prices(model_or_alias: str) -> dict[str, Decimal]:
     raise KeyError(model_or_alias)
 
 
-def cost_nano(model: str, uncached_in: int, cached_in: int, out: int) -> int:
-    """USD per 1M tokens is nano-USD per 1,000 tokens."""
+def exact_cost(model: str, uncached_in: int, cached_in: int, out: int, written: int = 0) -> Decimal:
+    """USD per 1M tokens is nano-USD per 1,000 tokens; not rounded yet."""
     p = _prices(model)
-    exact = (
-        uncached_in * p["input"] + cached_in * p.get("cache_read", p["input"]) + out * p["output"]
+    return (
+        uncached_in * p["input"]
+        + cached_in * p.get("cache_read", p["input"])
+        + written * p.get("cache_write", Decimal(0))
+        + out * p["output"]
     ) * 1000
+
+
+def cost_nano(model: str, uncached_in: int, cached_in: int, out: int, written: int = 0) -> int:
+    """One charge: rounded once, half to even."""
+    exact = exact_cost(model, uncached_in, cached_in, out, written)
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 

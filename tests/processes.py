@@ -45,6 +45,20 @@ class ServiceProcess:
         except OSError:
             return ""
 
+    def notable(self, lines: int = 40) -> str:
+        """The last ``lines`` distinct warnings and errors of its log (a failed test shows them:
+        on CI they are all there is to read)."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        seen: dict[str, str] = {}
+        for line in text.splitlines():
+            if '"WARNING"' in line or '"ERROR"' in line or '"CRITICAL"' in line:
+                seen.pop(line[40:160], None)
+                seen[line[40:160]] = line[:600]  # once per message, in its last place
+        return "\n".join(list(seen.values())[-lines:])
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)

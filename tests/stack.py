@@ -3,6 +3,7 @@ and a folder of its own, with its own Kafka broker; and the ``tollway`` CLI poin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -11,14 +12,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.support import free_port
+from schemas.admin_access import local_token_file
+from tests.support import budget, free_port
 
 __all__ = ["SERVICES", "RunningStack", "stack_env", "tollway_cli"]
 
-SERVICES = ("SIMULATOR", "METERING", "BILLING", "GATEWAY")
+SERVICES = ("SIMULATOR", "METERING", "BILLING", "DISPATCHER", "GATEWAY")
 
 
 def stack_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -64,7 +67,11 @@ class RunningStack:
 
     @property
     def admin_token(self) -> str:
-        return self.env.get("TOLLWAY_ADMIN_TOKEN", "tollway-dev-admin-token")
+        """The token the stack was given, or the one ``make run`` made in its data folder."""
+        return (
+            self.env.get("TOLLWAY_ADMIN_TOKEN")
+            or local_token_file(self.data_dir).read_text().strip()
+        )
 
     def start(self, timeout: float = 120) -> RunningStack:
         self.proc = subprocess.Popen(
@@ -82,7 +89,7 @@ class RunningStack:
             lines.put(None)
 
         threading.Thread(target=pump, args=(self.proc.stdout,), daemon=True).start()
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + budget(timeout)
         while time.monotonic() < deadline:
             try:
                 line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -106,6 +113,18 @@ class RunningStack:
             self.proc.kill()
             self.proc.wait()
             return None
+
+    @classmethod
+    @contextlib.contextmanager
+    def session(cls, factory: Any, name: str) -> Iterator[RunningStack]:
+        """A stack of its own for one suite (the e2e story checks whole-stack totals, so no
+        other suite shares its stack), stopped cleanly at the end."""
+        running = cls(factory.mktemp(name) / "data", TOLLWAY_ADMIN_TOKEN=f"{name}-admin-token")
+        running.start()
+        try:
+            yield running
+        finally:
+            assert running.stop() == 0, "".join(running.output[-20:])
 
     def cli(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         """``tollway ARGS`` against this stack, as an operator would run it."""

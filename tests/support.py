@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from schemas.streams import read_to_end
+
 T = TypeVar("T")
+
+#: One factor for every test budget (how long a test waits for something to happen), set
+#: by TOLLWAY_TEST_TIME_SCALE on a slower machine: 3 gives three times as long. Product
+#: bounds a test measures (revocation within a second) are not budgets and never scale.
+TIME_SCALE = float(os.environ.get("TOLLWAY_TEST_TIME_SCALE") or "1")
+
+
+def budget(seconds: float) -> float:
+    """``seconds`` of test budget on this machine."""
+    return seconds * TIME_SCALE
 
 
 def unique(prefix: str) -> str:
@@ -20,10 +33,20 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now and not handed out before in this run: the kernel may give a just
+    closed ephemeral port back at once, and two services of one stack on the same port
+    answer each other's health checks until one of them dies."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 async def eventually(
@@ -32,8 +55,11 @@ async def eventually(
     timeout: float = 15.0,
     interval: float = 0.1,
     what: str = "condition",
+    scaled: bool = True,
 ) -> T:
-    """Await ``probe()`` until ``ok(result)``; fail with the last result after ``timeout``."""
+    """Await ``probe()`` until ``ok(result)``; fail with the last result after ``timeout``
+    (a budget, scaled by ``TIME_SCALE``; ``scaled=False`` for a product bound)."""
+    timeout = budget(timeout) if scaled else timeout
     deadline = time.monotonic() + timeout
     while True:
         result = await probe()
@@ -46,6 +72,7 @@ async def eventually(
 
 def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
     """Blocking form of ``eventually`` for a boolean check."""
+    timeout = budget(timeout)
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -57,28 +84,8 @@ async def read_all(
     bootstrap: str, topic: str, isolation: str = "read_committed"
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic`` up to its end now, as a reader with ``isolation`` sees it."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        isolation_level=isolation,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
-        consumer.assign(partitions)
-        end = await consumer.end_offsets(partitions)
-        records: list[ConsumerRecord[bytes, bytes]] = []
-
-        async def behind() -> bool:
-            return any([await consumer.position(tp) < end[tp] for tp in partitions])
-
-        while await behind():
-            for chunk in (await consumer.getmany(timeout_ms=500)).values():
-                records.extend(chunk)
-        return records
-    finally:
-        await consumer.stop()
+    tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+    return await read_to_end(bootstrap, tps, isolation)
 
 
 async def partitions_of(bootstrap: str, topic: str) -> list[int]:

@@ -12,8 +12,5 @@ from tests.stack import RunningStack
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = RunningStack(
-        tmp_path_factory.mktemp("e2e") / "data", TOLLWAY_ADMIN_TOKEN="e2e-admin-token"
-    ).start()
-    yield running
-    assert running.stop() == 0, "".join(running.output[-20:])
+    with RunningStack.session(tmp_path_factory, "e2e") as running:
+        yield running

@@ -106,6 +106,7 @@ async def test_prepaid_story_end_to_end(stack: RunningStack) -> None:
             model="claude-sonnet-latest",
             max_tokens=64,
             tools=[WEATHER],
+            tool_choice={"type": "any"},
             messages=[{"role": "user", "content": "What is the weather in Paris?"}],
         )
         message = await raw_m.parse()
@@ -192,6 +193,7 @@ async def test_prepaid_story_end_to_end(stack: RunningStack) -> None:
             timeout=1.0,
             interval=0.05,
             what="requests accepted after the top-up",
+            scaled=False,  # a product bound, not a test budget
         )
         assert time.monotonic() - applied_at < 1.5
         await wallet.charged(
@@ -206,6 +208,7 @@ async def test_prepaid_story_end_to_end(stack: RunningStack) -> None:
             timeout=1.0,
             interval=0.05,
             what="the revoked key refused",
+            scaled=False,
         )
         assert revoked.code == "invalid_api_key"
 

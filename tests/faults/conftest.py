@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,15 +25,29 @@ CATALOG = Path(__file__).parents[2] / "infra" / "catalog.toml"
 
 @dataclass
 class Cluster:
-    broker: KafkaBroker
+    broker: Any  # a KafkaBroker, or a KafkaCluster: what has ``bootstrap_servers``
+    work: Path
+    env: dict[str, str] = field(default_factory=dict)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    health: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]
 
     def restart(self, name: str) -> None:
         """Start ``name`` again after a kill, on the same port, folder and spool."""
-        self.services[name].start(health=_HEALTH[name])
+        self.services[name].start(health=self.health[name])
+
+    def add(self, name: str, module: str, port: int, health: str, **env: str) -> ServiceProcess:
+        """Start another instance (``name``) of ``services.<module>`` on ``port``."""
+        service = ServiceProcess(f"services.{module}", port, self.env | env, self.work / "logs")
+        service.log = self.work / "logs" / f"{name}-{port}.log"
+        self.services[name], self.health[name] = service, health
+        return service.start(health=health)
+
+    def stop_all(self) -> None:
+        for service in reversed(self.services.values()):
+            service.stop()
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return tollway_cli(self["billing"].url, self["metering"].url, ADMIN_TOKEN, *args)
@@ -52,12 +66,23 @@ _HEALTH = {
 }
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    work = tmp_path_factory.mktemp("faults")
-    broker = KafkaBroker(work / "kafka", free_port(), free_port())
-    broker.start()
-    asyncio.run(ensure_topics(broker.bootstrap_servers))
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed fault test carries each service's warnings and errors: on CI the logs are
+    gone with the machine."""
+    report: pytest.TestReport = yield
+    cluster = getattr(item, "funcargs", {}).get("cluster")
+    if report.failed and isinstance(cluster, Cluster):
+        for name, service in cluster.services.items():
+            report.sections.append((f"{name}: warnings and errors", service.notable()))
+    return report
+
+
+def start_stack(work: Path, broker: Any) -> Cluster:
+    """The simulator, metering, billing and the gateway on ``broker``, with the shipped
+    catalog, as ``make run`` starts them (the gateway last)."""
     ports = {name: free_port() for name in _HEALTH}
     common = {
         "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
@@ -70,13 +95,27 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "TOLLWAY_GATEWAY_SPOOL_DIR": str(work / "spool"),
     }
     common |= {f"TOLLWAY_{name.upper()}_PORT": str(port) for name, port in ports.items()}
-    cluster = Cluster(broker)
+    cluster = Cluster(broker, work, common)
     try:
-        for name in _HEALTH:  # the gateway last, as make run starts them
-            service = ServiceProcess(f"services.{name}", ports[name], common, work / "logs")
-            cluster.services[name] = service.start(health=_HEALTH[name])
+        for name, health in _HEALTH.items():
+            cluster.add(name, name, ports[name], health)
+    except BaseException:
+        cluster.stop_all()
+        raise
+    return cluster
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    work = tmp_path_factory.mktemp("faults")
+    broker = KafkaBroker(work / "kafka", free_port(), free_port())
+    broker.start()
+    cluster = None
+    try:
+        asyncio.run(ensure_topics(broker.bootstrap_servers))
+        cluster = start_stack(work, broker)
         yield cluster
     finally:
-        for service in reversed(cluster.services.values()):
-            service.stop()
+        if cluster is not None:
+            cluster.stop_all()
         broker.stop()

@@ -20,7 +20,8 @@ from tests.support import eventually, read_all, unique
 
 from .conftest import Cluster
 
-pytestmark = pytest.mark.faults
+#: Above the sum of each test's own waits, which fail first and say what they last saw.
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(360)]
 
 MODEL = "sim-small"
 TOP_UP_USD = 100
@@ -130,6 +131,10 @@ async def charged_exactly_once(
     await eventually(
         reconciled, lambda out: out.startswith("0 "), timeout=timeout, what="reconcile"
     )
+    # The statement, replayed from metering's copy of the ledger, closes on billing's balance.
+    statement = cluster.cli_json("statement", account, "--from", "2026-01-01")
+    assert statement["breaks"] == [] and statement["opening_balance_nano"] == 0
+    assert statement["closing_balance_nano"] == expected
 
 
 async def test_billing_killed_under_load_charges_every_request_once(cluster: Cluster) -> None:
@@ -203,7 +208,7 @@ async def test_gateway_killed_with_spooled_events_replays_them_once(cluster: Clu
 
         await eventually(
             status,
-            lambda s: s["events_spooled"] and s["events_queued"] == 0,
+            lambda s: s["events_spooling"] and s["events_queued"] == 0,
             timeout=30,
             what="every event in the spool",
         )

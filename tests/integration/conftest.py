@@ -12,7 +12,16 @@ import pytest
 from tests.processes import ServiceProcess
 from tests.support import free_port
 
-from .harness import ADMIN_TOKEN, CATALOG, EventTap, Provisioner, gateway_env
+from .harness import (
+    ADMIN_TOKEN,
+    CATALOG,
+    WEBHOOK_KEY,
+    WEBHOOK_RETRY_S,
+    EventTap,
+    Provisioner,
+    gateway_process,
+    write_tokens_file,
+)
 
 __all__ = ["ADMIN_TOKEN"]
 
@@ -31,9 +40,29 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProce
 
 
 @pytest.fixture(scope="session")
-def catalog_file(simulator: ServiceProcess, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def redacted_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """An upstream that reports every model as "redacted", as some providers do."""
+    sim = ServiceProcess(
+        "services.simulator",
+        free_port(),
+        {"SIM_MODELS": "sim-small", "SIM_OUTPUT_TOKENS": "12", "SIM_REPORT_MODEL": "redacted"},
+        tmp_path_factory.mktemp("logs"),
+    )
+    sim.env["TOLLWAY_SIMULATOR_PORT"] = str(sim.port)
+    yield sim.start()
+    sim.stop()
+
+
+@pytest.fixture(scope="session")
+def catalog_file(
+    simulator: ServiceProcess,
+    redacted_simulator: ServiceProcess,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
     path = tmp_path_factory.mktemp("catalog") / "catalog.toml"
-    path.write_text(CATALOG.format(sim=simulator.url, dead=free_port()))
+    path.write_text(
+        CATALOG.format(sim=simulator.url, dead=free_port(), redacted=redacted_simulator.url)
+    )
     return path
 
 
@@ -44,12 +73,7 @@ def gateway(
     metering: ServiceProcess,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServiceProcess]:
-    port = free_port()
-    spool = tmp_path_factory.mktemp("spool")
-    env = gateway_env(kafka_bootstrap, catalog_file, spool, port, metering=metering.url)
-    gw = ServiceProcess("services.gateway", port, env, tmp_path_factory.mktemp("logs"))
-    yield gw.start(health="/readyz")
-    gw.stop()
+    yield from gateway_process(kafka_bootstrap, catalog_file, tmp_path_factory, metering.url)
 
 
 @pytest.fixture
@@ -74,8 +98,16 @@ async def sim_reset(simulator: ServiceProcess) -> AsyncIterator[httpx.AsyncClien
 
 
 @pytest.fixture(scope="session")
+def tokens_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tokens_file(tmp_path_factory.mktemp("tokens") / "admin-tokens.json")
+
+
+@pytest.fixture(scope="session")
 def billing(
-    kafka_bootstrap: str, catalog_file: Path, tmp_path_factory: pytest.TempPathFactory
+    kafka_bootstrap: str,
+    catalog_file: Path,
+    tokens_file: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServiceProcess]:
     port = free_port()
     env = {
@@ -83,6 +115,10 @@ def billing(
         "TOLLWAY_CATALOG": str(catalog_file),
         "TOLLWAY_BILLING_PORT": str(port),
         "TOLLWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TOLLWAY_ADMIN_TOKENS_FILE": str(tokens_file),
+        "TOLLWAY_CLOCK_TICK_S": "1",  # a product setting: time-driven changes within a second
+        "TOLLWAY_WEBHOOK_KEY": WEBHOOK_KEY,
+        "TOLLWAY_WEBHOOK_ALLOW_HTTP": "1",  # the tests' receivers are on this machine
     }
     service = ServiceProcess("services.billing", port, env, tmp_path_factory.mktemp("logs"))
     yield service.start(health="/readyz")
@@ -90,8 +126,28 @@ def billing(
 
 
 @pytest.fixture(scope="session")
+def dispatcher(
+    kafka_bootstrap: str, tokens_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    port = free_port()
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "TOLLWAY_DISPATCHER_PORT": str(port),
+        "TOLLWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TOLLWAY_ADMIN_TOKENS_FILE": str(tokens_file),
+        "TOLLWAY_WEBHOOK_KEY": WEBHOOK_KEY,
+        "TOLLWAY_WEBHOOK_RETRY_S": WEBHOOK_RETRY_S,
+        "TOLLWAY_WEBHOOK_TIMEOUT_S": "2",
+    }
+    service = ServiceProcess("services.dispatcher", port, env, tmp_path_factory.mktemp("logs"))
+    yield service.start()
+    service.stop()
+
+
+@pytest.fixture(scope="session")
 def metering(
     kafka_bootstrap: str,
+    tokens_file: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServiceProcess]:
     port = free_port()
@@ -101,6 +157,7 @@ def metering(
         "TOLLWAY_METERING_PORT": str(port),
         "CLICKHOUSE_URL": f"chdb://{folder}",
         "TOLLWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TOLLWAY_ADMIN_TOKENS_FILE": str(tokens_file),
     }
     service = ServiceProcess("services.metering", port, env, tmp_path_factory.mktemp("logs"))
     yield service.start()

@@ -6,17 +6,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import secrets
 import string
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from schemas.admin_access import digest
 from schemas.events import (
     KEY_PREFIX_LENGTH,
     AccountStatusChanged,
@@ -27,12 +31,29 @@ from schemas.events import (
 )
 from schemas.topics import ACCOUNT_STATUS, API_KEYS, REQUESTS
 from tests.processes import ServiceProcess
-from tests.support import eventually, unique
+from tests.support import eventually, free_port, unique
 
 #: The admin token every test service shares (billing's admin API, metering's reports).
 ADMIN_TOKEN = "test-admin-token"
+#: Named tokens with one scope each, from the tokens file the billing and metering fixtures
+#: are given.
+FINANCE_TOKEN = "test-finance-token"
+SUPPORT_TOKEN = "test-support-token"
+
+
+def write_tokens_file(path: Path) -> Path:
+    tokens = [
+        {"name": "finance-bot", "scopes": ["finance"], "sha256": digest(FINANCE_TOKEN)},
+        {"name": "support-desk", "scopes": ["support"], "sha256": digest(SUPPORT_TOKEN)},
+    ]
+    path.write_text(json.dumps({"tokens": tokens}))
+    return path
+
 
 CATALOG = """
+# A request without `model` goes to this group.
+default_model = "tollway-auto"
+
 [[models]]
 id = "sim-small"
 aliases = ["gpt-4o-mini"]
@@ -99,10 +120,70 @@ prices = {{ input = "0.15", output = "0.60", cache_read = "0.075" }}
   base_url = "{sim}/v1"
   upstream_model = "sim-small"
 
+# Refuses a max_tokens above its cap instead of lowering it.
+[[models]]
+id = "sim-strict"
+max_output_tokens = 64
+strict_max_tokens = true
+prices = {{ input = "1", output = "1" }}
+  [[models.deployments]]
+  name = "sim-strict-a"
+  base_url = "{sim}/v1"
+  upstream_model = "sim-small"
+
+# The same simulator behind each upstream kind: every surface meets every kind.
+[[models]]
+id = "claude-native"
+vendor = "anthropic"
+max_output_tokens = 4096
+reasoning = true
+prices = {{ input = "3", output = "15", cache_read = "0.30", cache_write = "3.75" }}
+  [[models.deployments]]
+  name = "claude-native-a"
+  kind = "anthropic"
+  base_url = "{sim}/v1"
+  upstream_model = "sim-small"
+
+[[models]]
+id = "responses-native"
+max_output_tokens = 4096
+reasoning = true
+prices = {{ input = "1.25", output = "10", cache_read = "0.125" }}
+  [[models.deployments]]
+  name = "responses-native-a"
+  kind = "openai-responses"
+  base_url = "{sim}/v1"
+  upstream_model = "sim-small"
+
+# An upstream that reports its model as "redacted"; ids under a vendor prefix.
+[[models]]
+id = "redacted-model"
+vendor = "acme"
+prices = {{ input = "1", output = "1" }}
+  [[models.deployments]]
+  name = "redacted-a"
+  base_url = "{redacted}/v1"
+  upstream_model = "sim-small"
+
+# Dear on purpose: one request with a long prompt spends a 1 USD key limit (members story).
+[[models]]
+id = "pricey"
+prices = {{ input = "100", output = "100" }}
+  [[models.deployments]]
+  name = "pricey-a"
+  base_url = "{sim}/v1"
+  upstream_model = "sim-small"
+
 [[groups]]
 id = "tollway-auto"
 members = ["sim-large", "sim-small"]
 """
+
+
+#: The webhook master key billing and the dispatcher share in these tests (hex).
+WEBHOOK_KEY = "5e" * 32
+#: Retries a second or so apart: "down for a while" fits in a test.
+WEBHOOK_RETRY_S = "0.5,1,1,1,1,2"
 
 
 def gateway_env(
@@ -116,7 +197,28 @@ def gateway_env(
         "TOLLWAY_MAX_BODY_BYTES": str(256 * 1024),
         "TOLLWAY_METERING_URL": metering,
         "TOLLWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TOLLWAY_ZDR_HEADER_ALIASES": "Wafer-ZDR",
     }
+
+
+def gateway_process(
+    kafka: str, catalog: Path, tmp: Any, metering: str = "http://127.0.0.1:9", **settings: str
+) -> Iterator[ServiceProcess]:
+    """For a fixture (``yield from``): a gateway process with ``gateway_env`` and
+    ``settings`` over it (``TOLLWAY_…=value``), ready, stopped when the fixture ends. ``tmp``
+    is pytest's ``tmp_path_factory``."""
+    port = free_port()
+    env = gateway_env(kafka, catalog, tmp.mktemp("spool"), port, metering) | settings
+    gateway = ServiceProcess("services.gateway", port, env, tmp.mktemp("logs"))
+    try:
+        yield gateway.start(health="/readyz")
+    finally:
+        gateway.stop()
+
+
+def openai_client(gateway: ServiceProcess, secret: str) -> openai.AsyncOpenAI:
+    """The official async client on ``gateway``, without its retries (tests see each answer)."""
+    return openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0)
 
 
 @dataclass
@@ -216,6 +318,8 @@ class EventTap:
         self.kafka = kafka
         self.by_request: dict[str, list[Event]] = defaultdict(list)
         self.raw_count = 0
+        # Records no event model accepts (the hostile tests write some on purpose).
+        self.undecodable: list[bytes] = []
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -235,8 +339,12 @@ class EventTap:
             while True:
                 for records in (await consumer.getmany(timeout_ms=100)).values():
                     for record in records:
-                        event = decode_event(record.value)
                         self.raw_count += 1
+                        try:
+                            event = decode_event(record.value)
+                        except ValueError:
+                            self.undecodable.append(record.value)
+                            continue
                         self.by_request[getattr(event, "request_id", "")].append(event)
         finally:
             await consumer.stop()

@@ -102,7 +102,7 @@ def test_stack_serves_health_then_stops_everything_on_ctrl_c(
     assert "already using" in second.stderr and "Traceback" not in second.stderr
 
     children = _children(proc.pid)
-    assert len(children) == 5  # the broker and four services
+    assert len(children) == 6  # the broker and five services
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
     wait_until(
@@ -153,3 +153,12 @@ def test_bad_port_value_is_one_line(tmp_path: Path) -> None:
     _one_line_error(
         _run(stack_env(tmp_path, TOLLWAY_BILLING_PORT="eighty")), "TOLLWAY_BILLING_PORT"
     )
+
+
+def test_two_services_on_one_port_is_one_line(tmp_path: Path) -> None:
+    """A tired operator copies a port: the runner names both settings instead of starting a
+    stack whose health checks the first service on that port answers for both."""
+    env = stack_env(tmp_path)
+    env["TOLLWAY_DISPATCHER_PORT"] = env["TOLLWAY_SIMULATOR_PORT"]
+    port = env["TOLLWAY_SIMULATOR_PORT"]
+    _one_line_error(_run(env), "TOLLWAY_SIMULATOR_PORT", "TOLLWAY_DISPATCHER_PORT", port)

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from services.metering.adapters.clickhouse import ClickHouseConfigError, parse_url
+from services.metering.adapters.clickhouse import parse_url
+from services.metering.errors import ConfigError
 
 
 def test_chdb_url_with_absolute_folder() -> None:
@@ -35,5 +36,5 @@ def test_http_url_default_port() -> None:
 
 @pytest.mark.parametrize("url", ["", "postgres://x", "chdb://", "http://"])
 def test_bad_urls_say_what_is_wrong(url: str) -> None:
-    with pytest.raises(ClickHouseConfigError, match="CLICKHOUSE_URL"):
+    with pytest.raises(ConfigError, match="CLICKHOUSE_URL"):
         parse_url(url)

@@ -16,20 +16,11 @@ from schemas.events import (
     event_models,
     new_id,
 )
+from tests.factories import started
 
 
 def _started() -> RequestStarted:
-    return RequestStarted(
-        request_id="req_1",
-        account_id="acc_1",
-        key_id="key_1",
-        model="m",
-        deployment="d",
-        surface="openai.chat",
-        stream=True,
-        max_tokens=10,
-        prompt_tokens_estimate=5,
-    )
+    return started(stream=True, max_tokens=10, prompt_tokens_estimate=5)
 
 
 def test_every_event_round_trips_through_kafka_bytes() -> None:

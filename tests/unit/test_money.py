@@ -40,4 +40,13 @@ def test_format_then_parse_is_identity(nano: int) -> None:
 
 @given(st.decimals(min_value=-(10**6), max_value=10**6, places=9, allow_nan=False))
 def test_parse_agrees_with_decimal_arithmetic(amount: Decimal) -> None:
-    assert usd_to_nano(str(amount)) == int(amount * NANO_PER_USD)
+    assert usd_to_nano(format(amount, "f")) == int(amount * NANO_PER_USD)
+
+
+@pytest.mark.parametrize(
+    "typed", ["1_000", "1e3", "1E21", "0E-9", "Infinity", "NaN", "", "1.2.3", "12 34", "0x10", "٣"]
+)
+def test_amounts_are_parsed_strictly(typed: str) -> None:
+    """What Python's Decimal would take but a person did not mean as an amount."""
+    with pytest.raises(ValueError, match="not an amount"):
+        usd_to_nano(typed)

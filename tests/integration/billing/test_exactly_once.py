@@ -8,7 +8,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from tests.integration.billing.test_money_path import balance_nano, ledger_of, tollway
+from tests.integration.billing.test_money_path import balance_nano, funded, ledger_of
 from tests.processes import ServiceProcess
 from tests.support import eventually
 
@@ -18,9 +18,7 @@ pytestmark = pytest.mark.integration
 async def test_sigkill_between_read_and_commit_charges_every_request_once(
     kafka_bootstrap: str, billing: ServiceProcess, gateway: ServiceProcess
 ) -> None:
-    account = tollway(billing, "accounts", "create", "Crashy")["account_id"]
-    tollway(billing, "topup", account, "100")
-    secret = tollway(billing, "keys", "create", account)["secret"]
+    account, secret = funded(billing, "Crashy", "100")
     headers = {"authorization": f"Bearer {secret}"}
     body = {"model": "sim-small", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
     served: list[str] = []

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +19,7 @@ from schemas.topics import BILLING_COMMANDS, DEAD_LETTER, LEDGER
 from tests.integration.conftest import ADMIN_TOKEN
 from tests.processes import ServiceProcess
 from tests.stack import tollway_cli
-from tests.support import eventually, read_all
+from tests.support import eventually, free_port, read_all
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +31,14 @@ def tollway(billing: ServiceProcess, *args: str) -> dict[str, Any]:
     done = tollway_cli(billing.url, None, ADMIN_TOKEN, *args, "--json")
     assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout))
+
+
+def funded(billing: ServiceProcess, name: str, usd: str, *plan: str) -> tuple[str, str]:
+    """A new account topped up with ``usd`` (a service fee is deducted) and its first key's
+    secret, through the CLI as an operator would."""
+    account = tollway(billing, "accounts", "create", name, *plan)["account_id"]
+    tollway(billing, "topup", account, usd)
+    return account, tollway(billing, "keys", "create", account)["secret"]
 
 
 def tollway_fails(billing: ServiceProcess, *args: str, token: str = ADMIN_TOKEN) -> str:
@@ -55,6 +65,81 @@ async def ledger_of(kafka: str, account: str) -> list[LedgerEntryRecorded]:
     return [e for e in entries if isinstance(e, LedgerEntryRecorded) and e.account_id == account]
 
 
+def funded_accounts(billing: ServiceProcess, n: int, name: str) -> tuple[list[str], list[str]]:
+    """``n`` accounts with 100 USD and a key each: (account ids, secrets)."""
+    accounts = [
+        tollway(billing, "accounts", "create", f"{name} {i}")["account_id"] for i in range(n)
+    ]
+    for account in accounts:
+        tollway(billing, "topup", account, "100")
+    return accounts, [tollway(billing, "keys", "create", a)["secret"] for a in accounts]
+
+
+def another_billing(kafka: str, catalog: Path, folder: Path, instance: str) -> ServiceProcess:
+    """A second billing process in the same consumer group (not started)."""
+    port = free_port()
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "TOLLWAY_CATALOG": str(catalog),
+        "TOLLWAY_BILLING_PORT": str(port),
+        "TOLLWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TOLLWAY_BILLING_INSTANCE": instance,
+    }
+    return ServiceProcess("services.billing", port, env, folder)
+
+
+async def group_settled(kafka: str, billing: ServiceProcess) -> None:
+    """Wait until ``billing`` is the billing group's only member, the group is stable, and a
+    new command applies at once: a process that left the group without saying so (frozen,
+    then stopped) stays a member until its session times out, and holds its partitions
+    meanwhile; the tests after this one must not meet that."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def group() -> tuple[str, int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+        await admin.start()
+        try:
+            (response,) = await admin.describe_consumer_groups(["tollway-billing"])
+        finally:
+            await admin.close()
+        described = response.groups[0]
+        return str(described[2]), len(described[5])  # state, members
+
+    await eventually(group, lambda g: g == ("Stable", 1), timeout=60, what="one stable member")
+
+    async def created() -> str:
+        return str(tollway(billing, "accounts", "create", "Settled")["outcome"])
+
+    await eventually(created, lambda outcome: outcome == "applied", timeout=60, what="settled")
+
+
+async def charged_once_each(
+    kafka: str, billing: ServiceProcess, accounts: list[str], served: list[str], timeout: float
+) -> None:
+    """Wait until every request in ``served`` is charged and each account's balance is the sum
+    of its ledger; fail naming what is missing or doubled (not the whole ledger)."""
+
+    async def settled() -> tuple[int, list[str], dict[str, int], bool]:
+        charges: Counter[str] = Counter()
+        balanced = True
+        for account in accounts:
+            entries = await ledger_of(kafka, account)
+            charges.update(e.request_id for e in entries if e.kind == "charge" and e.request_id)
+            balanced &= sum(e.amount_nano for e in entries) == await balance_nano(billing, account)
+        missing = sorted(set(served) - set(charges))[:3]
+        doubled = {rid: n for rid, n in charges.items() if n > 1}
+        return len(charges), missing, doubled, balanced
+
+    charged, _, doubled, _ = await eventually(
+        settled,
+        lambda t: t[0] >= len(served) and not t[1] and t[3],
+        timeout=timeout,
+        what=f"{len(served)} requests charged (count, first missing, doubled, balanced)",
+    )
+    assert doubled == {}, f"{len(doubled)} requests charged more than once"
+    assert charged == len(served), "charges for requests nobody was served"
+
+
 async def test_top_up_charge_block_and_unblock_end_to_end(
     kafka_bootstrap: str, billing: ServiceProcess, gateway: ServiceProcess
 ) -> None:
@@ -77,14 +162,37 @@ async def test_top_up_charge_block_and_unblock_end_to_end(
 
     await eventually(usable, lambda s: s == 200, what="the gateway knows the new key")
     before = await balance_nano(billing, account)
-    reply = await client.chat.completions.create(
+    raw = await client.chat.completions.with_raw_response.create(
         model="sim-small", messages=[{"role": "user", "content": "hello"}], max_tokens=7
     )
+    reply = raw.parse()
     cost = expected_cost_nano(reply.usage)
     await eventually(
         lambda: balance_nano(billing, account),
         lambda b: b == before - cost,
         what="the exact charge",
+    )
+    # The client was told that cost: exactly in a header, as OpenRouter's usage.cost too.
+    assert Decimal(raw.headers["x-tollway-cost-usd"]) * 10**9 == cost
+    assert reply.usage is not None and reply.usage.model_extra is not None
+    assert reply.usage.model_extra["cost"] == pytest.approx(cost / 10**9, rel=1e-9)
+    # A stream's last usage chunk says its cost too, and it is what billing charges.
+    before = await balance_nano(billing, account)
+    stream = await client.chat.completions.create(
+        model="sim-small",
+        messages=[{"role": "user", "content": "stream please"}],
+        max_tokens=9,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    last = [chunk async for chunk in stream][-1]
+    assert last.usage is not None and last.usage.model_extra is not None
+    streamed = round(Decimal(str(last.usage.model_extra["cost"])) * 10**9)
+    assert streamed == expected_cost_nano(last.usage)
+    await eventually(
+        lambda: balance_nano(billing, account),
+        lambda b: b == before - streamed,
+        what="the streamed request's exact charge",
     )
 
     # Exhaust: a debit adjustment to just above zero, then one request takes it below.
@@ -103,14 +211,18 @@ async def test_top_up_charge_block_and_unblock_end_to_end(
         except openai.APIStatusError as exc:
             return exc.status_code
 
+    # The gateway may refuse before billing's status says so (it counts what it let through).
     await eventually(refused, lambda s: s == 402, what="402 once the balance is gone")
-    async with httpx.AsyncClient() as http:
-        mine = (
-            await http.get(
-                gateway.url + "/v1/balance", headers={"authorization": f"Bearer {key['secret']}"}
-            )
-        ).json()
-    assert mine["status"] == "insufficient_balance" and mine["available_nano"] <= 0
+
+    async def shown() -> dict[str, Any]:
+        async with httpx.AsyncClient() as http:
+            auth = {"authorization": f"Bearer {key['secret']}"}
+            return dict((await http.get(gateway.url + "/v1/balance", headers=auth)).json())
+
+    mine = await eventually(
+        shown, lambda b: b["status"] == "insufficient_balance", what="billing's status"
+    )
+    assert mine["available_nano"] <= 0
 
     tollway(billing, "topup", account, "20")
     topped_at = time.monotonic()
@@ -150,6 +262,8 @@ async def test_revoked_key_is_refused_within_a_second(
     listed = tollway(billing, "keys", "list", account)["data"]
     assert [k["status"] for k in listed] == ["revoked"]
     assert "secret" not in listed[0] and "key_hash" not in listed[0]
+    again = tollway_fails(billing, "keys", "revoke", key["key_id"])
+    assert "is already revoked" in again and "key_revoked" in again
 
 
 async def test_bad_input_gets_clear_errors(billing: ServiceProcess, kafka_bootstrap: str) -> None:

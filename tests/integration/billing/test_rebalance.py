@@ -4,16 +4,18 @@ then the first leaves: nothing is lost and nothing is charged twice."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.billing.test_money_path import balance_nano, ledger_of, tollway
-from tests.integration.conftest import ADMIN_TOKEN
+from tests.integration.billing.test_money_path import (
+    another_billing,
+    charged_once_each,
+    funded_accounts,
+)
 from tests.processes import ServiceProcess
-from tests.support import eventually, free_port
+from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -25,24 +27,8 @@ async def test_rebalance_between_two_billing_consumers_loses_and_doubles_nothing
     catalog_file: Path,
     tmp_path: Path,
 ) -> None:
-    accounts = [tollway(billing, "accounts", "create", f"Team {i}")["account_id"] for i in range(6)]
-    secrets = []
-    for account in accounts:
-        tollway(billing, "topup", account, "100")
-        secrets.append(tollway(billing, "keys", "create", account)["secret"])
-    port = free_port()
-    second = ServiceProcess(
-        "services.billing",
-        port,
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "TOLLWAY_CATALOG": str(catalog_file),
-            "TOLLWAY_BILLING_PORT": str(port),
-            "TOLLWAY_ADMIN_TOKEN": ADMIN_TOKEN,
-            "TOLLWAY_BILLING_INSTANCE": "second",
-        },
-        tmp_path,
-    )
+    accounts, secrets = funded_accounts(billing, 6, "Team")
+    second = another_billing(kafka_bootstrap, catalog_file, tmp_path, "second")
     body = {"model": "sim-small", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3}
     served: list[str] = []
     async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
@@ -74,25 +60,7 @@ async def test_rebalance_between_two_billing_consumers_loses_and_doubles_nothing
         await asyncio.to_thread(billing.stop)  # and back: the first leaves cleanly
         await load
     try:
-
-        async def settled() -> tuple[Counter[str], bool]:
-            charges: Counter[str] = Counter()
-            balanced = True
-            for account in accounts:
-                entries = await ledger_of(kafka_bootstrap, account)
-                charges.update(e.request_id for e in entries if e.kind == "charge" and e.request_id)
-                balanced &= sum(e.amount_nano for e in entries) == await balance_nano(
-                    second, account
-                )
-            return charges, balanced
-
-        charges, _ = await eventually(
-            settled,
-            lambda t: len(t[0]) == len(served) and t[1],
-            timeout=45,
-            what="every request charged, balances settled",
-        )
-        assert set(charges) == set(served) and max(charges.values()) == 1
+        await charged_once_each(kafka_bootstrap, second, accounts, served, timeout=45)
     finally:
         second.stop()
         await asyncio.to_thread(billing.start, "/readyz")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import anthropic
@@ -46,6 +47,13 @@ async def test_message_non_streaming_with_usage_in_anthropic_meaning(
     assert completed.prompt_tokens == (
         message.usage.input_tokens + (message.usage.cache_read_input_tokens or 0)
     )
+    # What it cost, at the test catalog's sim-large prices (2.50 in, 1.25 cache read, 10 out
+    # USD per 1M tokens), as billing charges it: in a header and in usage.cost.
+    cost = Decimal(raw.headers["x-tollway-cost-usd"])
+    uncached = completed.prompt_tokens - completed.cache_read_tokens
+    exact = uncached * Decimal("2.5") + completed.cache_read_tokens * Decimal("1.25") + 6 * 10
+    assert cost * 10**6 == exact.quantize(Decimal("0.001"))
+    assert message.usage.model_extra == {"cost": float(cost)}
 
 
 async def test_streaming_matches_non_streaming_including_cache_reads(
@@ -89,6 +97,7 @@ async def test_tool_use_round_trip(gateway: ServiceProcess, provision: Provision
         model="sim-small",
         max_tokens=50,
         tools=[WEATHER],
+        tool_choice={"type": "any"},
         messages=[{"role": "user", "content": "Weather in Paris?"}],
     )
     assert message.stop_reason == "tool_use"
@@ -96,7 +105,7 @@ async def test_tool_use_round_trip(gateway: ServiceProcess, provision: Provision
     assert use.name == "get_weather" and use.input == {"city": "example"}
     follow_up = client.messages.create(
         model="sim-small",
-        max_tokens=5,
+        max_tokens=50,
         tools=[WEATHER],
         messages=[
             {"role": "user", "content": "Weather in Paris?"},
@@ -107,11 +116,13 @@ async def test_tool_use_round_trip(gateway: ServiceProcess, provision: Provision
             },
         ],
     )
-    assert follow_up.stop_reason == "max_tokens" and follow_up.content[0].type == "text"
+    assert follow_up.stop_reason == "end_turn" and follow_up.content[0].type == "text"
+    assert "Sunny" in follow_up.content[0].text  # the tool's result reached the model
     with client.messages.stream(
         model="sim-small",
         max_tokens=50,
         tools=[WEATHER],
+        tool_choice={"type": "tool", "name": "get_weather"},
         messages=[{"role": "user", "content": "Weather?"}],
     ) as stream:
         final = stream.get_final_message()

@@ -60,7 +60,13 @@ async def test_authentication_errors(gateway: ServiceProcess) -> None:
         ({**CHAT, "temperature": 5}, "temperature"),
         ({**CHAT, "top_p": -0.1}, "top_p"),
         ({**CHAT, "max_tokens": -1}, "max_tokens"),
-        ({**CHAT, "max_tokens": 10**9}, "max_tokens"),
+        ({**CHAT, "model": "sim-strict", "max_tokens": 65}, "max_tokens"),
+        ({**CHAT, "model": "sim-strict", "max_completion_tokens": 65}, "max_completion_tokens"),
+        ({**CHAT, "stream": "false"}, "stream"),
+        (
+            {**CHAT, "messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]},
+            "messages.0.content.0.text",
+        ),
         ({**CHAT, "n": "two"}, "n"),
         ({**CHAT, "stop": ["a", "b", "c", "d", "e"]}, "stop"),
         ({**CHAT, "messages": []}, "messages"),
@@ -69,7 +75,6 @@ async def test_authentication_errors(gateway: ServiceProcess) -> None:
         ({**CHAT, "tool_choice": "sometimes"}, "tool_choice"),
         ({**CHAT, "response_format": {"type": "yaml"}}, "response_format.type"),
         ({**CHAT, "top_logprobs": 3}, "top_logprobs"),
-        ({"messages": CHAT["messages"]}, "model"),
         ({**CHAT, "model": "no-tools", "stream": True}, "stream"),
         (
             {

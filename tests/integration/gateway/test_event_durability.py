@@ -64,7 +64,7 @@ async def _events_by_request(broker: KafkaBroker) -> dict[str, dict[str, set[str
 async def _drained(gateway: ServiceProcess) -> bool:
     async with httpx.AsyncClient(base_url=gateway.url) as client:
         status = (await client.get("/readyz")).json()
-    return not status["events_spooled"] and status["events_queued"] == 0
+    return not status["events_spooling"] and status["events_queued"] == 0
 
 
 async def test_broker_outage_loses_and_doubles_nothing(
@@ -82,7 +82,7 @@ async def test_broker_outage_loses_and_doubles_nothing(
 
             async def all_on_disk() -> bool:
                 status = (await client.get("/readyz")).json()
-                return bool(status["events_spooled"]) and status["events_queued"] == 0
+                return bool(status["events_spooling"]) and status["events_queued"] == 0
 
             await eventually(all_on_disk, bool, timeout=20, what="every event spooled to disk")
             assert (spool / "events.log").stat().st_size > 0

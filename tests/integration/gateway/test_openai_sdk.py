@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.integration.harness import EventTap, Provisioner
+from tests.integration.harness import EventTap, Provisioner, openai_client
 from tests.processes import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -28,10 +28,6 @@ TOOLS = [
 
 def _sync(gateway: ServiceProcess, secret: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0)
-
-
-def _async(gateway: ServiceProcess, secret: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0)
 
 
 async def test_chat_non_streaming_writes_started_and_completed(
@@ -67,7 +63,7 @@ async def test_streaming_and_not_streaming_yield_the_same_tokens(
     gateway: ServiceProcess, provision: Provisioner, tap: EventTap
 ) -> None:
     tenant = await provision.tenant()
-    client = _async(gateway, tenant.secret)
+    client = openai_client(gateway, tenant.secret)
     messages = [{"role": "user", "content": "Count the tokens of this exact sentence."}]
     whole = await client.chat.completions.with_raw_response.create(
         model="sim-large", messages=messages
@@ -117,12 +113,12 @@ async def test_completions_endpoint(
 
 async def test_tool_calls_round_trip(gateway: ServiceProcess, provision: Provisioner) -> None:
     tenant = await provision.tenant()
-    client = _async(gateway, tenant.secret)
+    client = openai_client(gateway, tenant.secret)
     reply = await client.chat.completions.create(
         model="sim-small",
         messages=[{"role": "user", "content": "Weather in Paris?"}],
         tools=TOOLS,
-        tool_choice="auto",
+        tool_choice="required",
     )
     call = reply.choices[0].message.tool_calls[0]
     assert reply.choices[0].finish_reason == "tool_calls"
@@ -131,6 +127,7 @@ async def test_tool_calls_round_trip(gateway: ServiceProcess, provision: Provisi
         model="sim-small",
         messages=[{"role": "user", "content": "Weather in Paris?"}],
         tools=TOOLS,
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
         stream=True,
     )
     arguments = ""

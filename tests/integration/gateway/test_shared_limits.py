@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.harness import Provisioner, gateway_env
+from tests.integration.harness import Provisioner, gateway_process
 from tests.processes import ServiceProcess
-from tests.support import eventually, free_port
+from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -23,11 +23,7 @@ CHAT = {"model": "sim-small", "messages": [{"role": "user", "content": "hi"}], "
 def second_gateway(
     kafka_bootstrap: str, catalog_file: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceProcess]:
-    port = free_port()
-    env = gateway_env(kafka_bootstrap, catalog_file, tmp_path_factory.mktemp("spool2"), port)
-    gw = ServiceProcess("services.gateway", port, env, tmp_path_factory.mktemp("logs2"))
-    yield gw.start(health="/readyz")
-    gw.stop()
+    yield from gateway_process(kafka_bootstrap, catalog_file, tmp_path_factory)
 
 
 async def _status(gateway: ServiceProcess) -> dict[str, Any]:

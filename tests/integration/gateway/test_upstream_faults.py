@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from tests.integration.harness import EventTap, Provisioner
+from tests.integration.harness import EventTap, Provisioner, openai_client
 from tests.processes import ServiceProcess
 from tests.support import eventually
 
@@ -17,15 +17,11 @@ pytestmark = pytest.mark.integration
 ASK = [{"role": "user", "content": "hello"}]
 
 
-def _client(gateway: ServiceProcess, secret: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0)
-
-
 async def test_connection_refused_fails_over_to_the_next_deployment(
     gateway: ServiceProcess, provision: Provisioner, tap: EventTap
 ) -> None:
     tenant = await provision.tenant()
-    raw = await _client(gateway, tenant.secret).chat.completions.with_raw_response.create(
+    raw = await openai_client(gateway, tenant.secret).chat.completions.with_raw_response.create(
         model="flaky", messages=ASK, extra_headers={"x-tollway-router-preference": "powerful"}
     )
     assert raw.parse().choices[0].message.content
@@ -40,7 +36,7 @@ async def test_upstream_5xx_fails_over_then_errors_when_all_fail(
     sim_reset: httpx.AsyncClient,
 ) -> None:
     tenant = await provision.tenant()
-    client = _client(gateway, tenant.secret)
+    client = openai_client(gateway, tenant.secret)
     await sim_reset.post(
         "/_sim/faults", json={"mode": "status", "status": 503, "model": "sim-small", "count": 1}
     )
@@ -73,7 +69,9 @@ async def test_upstream_timeout_is_a_504(
         "/_sim/faults", json={"mode": "timeout", "hang_seconds": 5, "model": "sim-slow"}
     )
     with pytest.raises(openai.APIStatusError) as raised:
-        await _client(gateway, tenant.secret).chat.completions.create(model="slow", messages=ASK)
+        await openai_client(gateway, tenant.secret).chat.completions.create(
+            model="slow", messages=ASK
+        )
     assert raised.value.status_code == 504 and raised.value.code == "upstream_timeout"
     _, failed = await tap.both(raised.value.response.headers["x-request-id"])
     assert failed.error_code == "upstream_timeout"
@@ -84,7 +82,7 @@ async def test_stream_dropped_midway_ends_with_an_error_and_records_what_was_sen
 ) -> None:
     tenant = await provision.tenant()
     await sim_reset.post("/_sim/faults", json={"mode": "drop", "after_chunks": 4})
-    raw = await _client(gateway, tenant.secret).chat.completions.with_raw_response.create(
+    raw = await openai_client(gateway, tenant.secret).chat.completions.with_raw_response.create(
         model="sim-large", messages=ASK, stream=True
     )
     received = ""
@@ -131,7 +129,7 @@ async def test_zdr_header_routes_only_to_zdr_deployments(
     gateway: ServiceProcess, provision: Provisioner, tap: EventTap
 ) -> None:
     tenant = await provision.tenant()
-    client = _client(gateway, tenant.secret)
+    client = openai_client(gateway, tenant.secret)
     for _ in range(3):  # balanced routing would otherwise rotate over both deployments
         raw = await client.chat.completions.with_raw_response.create(
             model="sim-small", messages=ASK, extra_headers={"X-Tollway-ZDR": "required"}
@@ -149,7 +147,7 @@ async def test_router_preference_over_a_group(
     gateway: ServiceProcess, provision: Provisioner, tap: EventTap
 ) -> None:
     tenant = await provision.tenant()
-    client = _client(gateway, tenant.secret)
+    client = openai_client(gateway, tenant.secret)
     served = {}
     for preference in ("powerful", "efficient"):
         raw = await client.chat.completions.with_raw_response.create(

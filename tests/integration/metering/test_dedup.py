@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from schemas.events import LedgerEntryRecorded
+from services.metering.adapters import reports
 from services.metering.adapters.clickhouse import ClickHouse
-from services.metering.service_layer import reports
 
 from .events import insert_events, request_events
 from .rollups import refresh_rollups

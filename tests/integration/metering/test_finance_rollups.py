@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from schemas.events import Event, LedgerEntryRecorded, RequestCompleted
+from services.metering.adapters import reports
 from services.metering.adapters.clickhouse import ClickHouse
-from services.metering.service_layer import reports
 
 from .events import insert_events, request_events
 from .rollups import refresh_rollups
@@ -82,13 +82,13 @@ def _history() -> list[Event]:
                 )
                 events.extend((started, completed))
                 done = completed.occurred_at
-                entry(
-                    "charge",
-                    -(prompt * 1000 + completion * 3000),
-                    done,
-                    request_id=rid,
-                    model=model,
-                )
+                costs = {
+                    "input_cost_nano": prompt * 1000,
+                    "output_cost_nano": completion * 3000,
+                    "cache_read_cost_nano": r * 100,
+                    "cache_write_cost_nano": 7 * a,
+                }
+                entry("charge", -sum(costs.values()), done, request_id=rid, model=model, **costs)
             if d == 3:
                 entry("refund", 2_000_000, DAY0 + timedelta(days=d, hours=12), reason="support")
             if d == 5:
@@ -104,6 +104,9 @@ def _is_late(event: Event) -> bool:
 
 
 # -- the reference, from the events ---------------------------------------------------------------
+
+#: Revenue by token kind, as charges record it.
+COSTS = ("input_cost_nano", "output_cost_nano", "cache_read_cost_nano", "cache_write_cost_nano")
 
 PERIOD: dict[str, Callable[[date], date]] = {
     "day": lambda d: d,
@@ -154,6 +157,8 @@ def _expected(
             row[column] += -e.amount_nano if e.kind in ("charge", "service_fee") else e.amount_nano
             if e.kind == "charge":
                 top[(e.account_id, e.model or "")] += -e.amount_nano
+                for cost in COSTS:
+                    row[cost] += getattr(e, cost)
     columns = (
         "requests",
         "prompt_tokens",
@@ -165,6 +170,7 @@ def _expected(
         "top_ups_nano",
         "refunds_nano",
         "adjustments_nano",
+        *COSTS,
     )
     if not group_by:  # one row of totals, zeros included
         rows[()]
@@ -212,6 +218,7 @@ def _check(client: Any, events: list[Event]) -> None:
                     "prompt_tokens": row["prompt_tokens"],
                     "completion_tokens": row["completion_tokens"],
                     "cache_read_tokens": row["cache_read_tokens"],
+                    "cache_write_tokens": row["cache_write_tokens"],
                     "cost_nano": row["revenue_nano"],
                 }
                 for row in _expected(mine, start, end, ["day", "model"])["rows"]
@@ -253,32 +260,3 @@ def test_finance_equals_the_events_whatever_the_rollups_hold(
     _check(client, history)
     refresh_rollups(client)  # recomputes that day; it stays read from the events for 5 minutes
     _check(client, history)
-
-
-def test_a_split_reads_partial_and_stale_days_from_the_events() -> None:
-    at = DAY0 + timedelta(hours=6)
-    d = DAY0.date()
-    split = reports.split_period(
-        at, DAY0 + timedelta(days=5, hours=12), frozenset({d + timedelta(days=2)})
-    )
-    assert (split.first_day, split.end_day) == (d + timedelta(days=1), d + timedelta(days=5))
-    assert split.stale == (d + timedelta(days=2),)
-    assert split.ranges == (
-        (at, DAY0 + timedelta(days=1)),
-        (DAY0 + timedelta(days=2), DAY0 + timedelta(days=3)),
-        (DAY0 + timedelta(days=5), DAY0 + timedelta(days=5, hours=12)),
-    )
-    # Adjacent ranges merge; stale days outside the period are ignored.
-    stale = frozenset({d, d + timedelta(days=1), d + timedelta(days=9)})
-    split = reports.split_period(DAY0, DAY0 + timedelta(days=3), stale)
-    assert split.ranges == ((DAY0, DAY0 + timedelta(days=2)),)
-    assert split.stale == (d, d + timedelta(days=1))
-    # Within one day: no whole day, all of it from the events.
-    split = reports.split_period(at, at + timedelta(hours=2), frozenset())
-    assert split.ranges == ((at, at + timedelta(hours=2)),) and split.first_day == split.end_day
-    # Whole days, caught up: nothing from the events.
-    assert reports.split_period(DAY0, DAY0 + timedelta(days=7), frozenset()).ranges == ()
-    # From the beginning (the liability): the end's partial day and stale days.
-    split = reports.split_period(None, at, frozenset({d - timedelta(days=40)}))
-    assert (split.first_day, split.end_day) == (date.min, d)
-    assert split.ranges == ((DAY0 - timedelta(days=40), DAY0 - timedelta(days=39)), (DAY0, at))

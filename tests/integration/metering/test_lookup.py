@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from services.metering.adapters import reports
 from services.metering.adapters.clickhouse import ClickHouse
-from services.metering.service_layer import reports
 
 from .events import insert_events, request_events
 

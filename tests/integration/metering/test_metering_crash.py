@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from tests.integration.billing.test_money_path import tollway
+from tests.integration.billing.test_money_path import funded, tollway
 from tests.integration.conftest import ADMIN_TOKEN
 from tests.processes import ServiceProcess
 from tests.support import eventually
@@ -18,9 +18,7 @@ pytestmark = pytest.mark.integration
 async def test_killed_mid_batch_reports_every_request_once(
     billing: ServiceProcess, gateway: ServiceProcess, metering: ServiceProcess
 ) -> None:
-    account = tollway(billing, "accounts", "create", "Crash Metering")["account_id"]
-    tollway(billing, "topup", account, "50")
-    secret = tollway(billing, "keys", "create", account)["secret"]
+    account, secret = funded(billing, "Crash Metering", "50")
     headers = {"authorization": f"Bearer {secret}"}
     body = {"model": "sim-small", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3}
     admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.integration.billing.test_money_path import expected_cost_nano, tollway
+from tests.integration.billing.test_money_path import expected_cost_nano, funded, tollway
 from tests.integration.conftest import ADMIN_TOKEN
 from tests.processes import ServiceProcess
 from tests.stack import tollway_cli
@@ -36,10 +37,14 @@ async def _get(
         return await http.get(path, params=params, headers={"authorization": f"Bearer {token}"})
 
 
+async def own_by_key(http: httpx.AsyncClient, secret: str) -> httpx.Response:
+    return await http.get(
+        "/v1/usage", params={"by": "key"}, headers={"authorization": f"Bearer {secret}"}
+    )
+
+
 async def _spend(billing: ServiceProcess, gateway: ServiceProcess) -> tuple[str, list[Any]]:
-    account = tollway(billing, "accounts", "create", "Finance Co")["account_id"]
-    tollway(billing, "topup", account, "40")
-    secret = tollway(billing, "keys", "create", account)["secret"]
+    account, secret = funded(billing, "Finance Co", "40")
     client = openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0)
 
     async def usable() -> bool:
@@ -108,12 +113,42 @@ async def test_lookup_usage_finance_and_reconcile_agree_with_billing(
         anonymous = await http.get("/v1/usage")
         assert anonymous.status_code == 401
 
+        # By key: the first key's four requests, and one more on the second key.
+        answer = await http.post(
+            "/v1/chat/completions",
+            headers={"authorization": f"Bearer {secret}"},
+            json={
+                "model": "sim-small",
+                "max_tokens": 2,
+                "messages": [{"role": "user", "content": "x"}],
+            },
+        )
+        second_cost = int(Decimal(answer.headers["x-tollway-cost-usd"]) * 10**9)
+
+        async def by_key() -> list[dict[str, Any]]:
+            got = await own_by_key(http, secret)
+            return list(got.json()["data"])
+
+        keyed = await eventually(
+            by_key,
+            lambda r: (
+                sum(x["requests"] for x in r) == 5
+                and sum(x["cost_nano"] for x in r) > 0
+                and sum(x["cost_nano"] for x in r) == sum(costs) + second_cost
+            ),
+            what="usage by key",
+        )
+        per_key = {}
+        for row in keyed:
+            per_key[row["key_id"]] = per_key.get(row["key_id"], 0) + row["requests"]
+        assert sorted(per_key.values()) == [1, 4] and len(per_key) == 2
+
     report = (await _get(metering, "/v1/reports/finance", group_by="account")).json()
     mine = next(r for r in report["rows"] if r["account_id"] == account)
-    assert mine["revenue_nano"] == sum(costs)
+    assert mine["revenue_nano"] == sum(costs) + second_cost
     assert mine["top_ups_nano"] == 40 * 10**9 and mine["fees_nano"] == 2 * 10**9
     balance = tollway(billing, "balance", account)["balance_nano"]
-    assert balance == 38 * 10**9 - sum(costs)
+    assert balance == 38 * 10**9 - sum(costs) - second_cost
 
     exported = (
         await _get(metering, "/v1/reports/finance", group_by="day,model", format="csv")

@@ -11,23 +11,39 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import (
+    AccountStatusChanged,
+    AddMember,
     AdjustBalance,
+    ApiKeyRecorded,
+    ApproveDeveloperAccess,
+    ChangePlan,
+    ClockTicked,
+    CommandResult,
     CreateAccount,
     CreateApiKey,
+    EndSessions,
     Event,
+    KeyLimitReached,
+    KeyPolicy,
     LedgerEntryRecorded,
     Plan,
     PriceVersion,
+    QuotaUsed,
     RequestCompleted,
+    RequestDeveloperAccess,
     RequestStarted,
     RevokeApiKey,
+    RevokeDeveloperAccess,
+    RotateApiKey,
+    StartSession,
     SuspendAccount,
     TopUp,
     encode_event,
 )
-from schemas.money import NANO_PER_USD
+from schemas.limits import MAX_CHOICES, MAX_OUTPUT_TOKENS
+from schemas.money import MAX_BALANCE_NANO, MAX_MOVEMENT_NANO, MAX_PRICE_NANO, NANO_PER_USD
+from schemas.prices import PriceBook
 from services.billing.domain.account import AccountState, Stream
-from services.billing.domain.pricing import PriceBook
 from services.billing.domain.rules import Rules
 from services.billing.service_layer.engine import Engine, Unroutable
 
@@ -55,6 +71,18 @@ def _create(at: datetime = T0, **plan: object) -> CreateAccount:
     )
 
 
+def _new_key(key_id: str = "k1", policy: KeyPolicy | None = None) -> CreateApiKey:
+    return CreateApiKey(
+        account_id="a",
+        key_id=key_id,
+        prefix="tw_abc",
+        key_hash="0" * 64,
+        idempotency_key=f"key:{key_id}",
+        occurred_at=T0,
+        policy=policy,
+    )
+
+
 def _request(
     n: int,
     at: datetime,
@@ -63,13 +91,14 @@ def _request(
     cached: int = 0,
     producer: str | None = None,
     seq: int = 0,
+    key: str = "k",
 ) -> tuple[RequestStarted, RequestCompleted]:
     """A request's two events; with ``producer``, numbered ``seq + 1`` and ``seq + 2``."""
     stamp = lambda k: {"producer": producer, "producer_seq": seq + k} if producer else {}  # noqa: E731
     common = {
         "request_id": f"r{n}",
         "account_id": "a",
-        "key_id": "k",
+        "key_id": key,
         "model": "m",
         "deployment": "d",
         "surface": "openai.chat",
@@ -98,7 +127,10 @@ def _request(
 def _run(engine: Engine, events: list[Event]) -> list[Event]:
     out: list[Event] = []
     for event in events:
-        out.extend(e for _, _, e in engine.apply(event))
+        if isinstance(event, ClockTicked):  # every account here is on the tick's partition
+            out.extend(e for _, _, e in engine.tick(event, list(engine.accounts)))
+        else:
+            out.extend(e for _, _, e in engine.apply(event))
         out.extend(e for _, _, e in engine.touched_records())
     return out
 
@@ -191,14 +223,7 @@ def test_suspension_and_quota_and_keys() -> None:
             TopUp(
                 account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
             ),
-            CreateApiKey(
-                account_id="a",
-                key_id="k1",
-                prefix="tw_abc",
-                key_hash="0" * 64,
-                idempotency_key="k",
-                occurred_at=T0,
-            ),
+            _new_key(),
         ],
     )
     state = engine.accounts["a"]
@@ -216,6 +241,125 @@ def test_suspension_and_quota_and_keys() -> None:
         ],
     )
     assert state.status == "suspended" and state.keys["k1"].status == "revoked"
+
+
+def test_a_plan_change_applies_at_once_and_is_recorded() -> None:
+    engine = _engine()
+    _run(
+        engine,
+        [
+            _create(name="free", monthly_token_quota=1000),
+            TopUp(
+                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
+            ),
+            *_request(1, T0, prompt=600, completion=600),
+        ],
+    )
+    assert engine.accounts["a"].status == "quota_exceeded"
+    premium = ChangePlan(
+        account_id="a",
+        plan=Plan(name="premium"),
+        reason="upgraded",
+        idempotency_key="up",
+        actor="ops",
+        occurred_at=T0 + timedelta(hours=1),
+    )
+    out = _run(engine, [premium])
+    (status,) = [e for e in out if isinstance(e, AccountStatusChanged)]
+    assert (status.status, status.plan_name, status.monthly_token_quota) == (
+        "active",
+        "premium",
+        None,
+    )
+    (result,) = [e for e in out if isinstance(e, CommandResult)]
+    assert result.outcome == "applied" and result.command_id == premium.event_id
+    # Back to a plan whose quota this month's 1,200 tokens already pass: refused at once.
+    out = _run(
+        engine,
+        [
+            premium.model_copy(
+                update={
+                    "plan": Plan(name="free", monthly_token_quota=1000),
+                    "idempotency_key": "down",
+                }
+            )
+        ],
+    )
+    assert [e.status for e in out if isinstance(e, AccountStatusChanged)] == ["quota_exceeded"]
+
+
+def _key_states(out: list[Event]) -> list[tuple[str, bool]]:
+    return [(e.key_id, e.limit_reached) for e in out if isinstance(e, ApiKeyRecorded)]
+
+
+def test_a_key_over_its_daily_spend_limit_is_marked_until_the_day_turns() -> None:
+    engine = _engine()
+    # 0.01 USD a day; a request of 1000 + 500 tokens costs 0.0075 USD, its hold more.
+    daily = KeyPolicy(spend_limit_nano=10_000_000, spend_period="day")
+    _run(
+        engine,
+        [
+            _create(),
+            TopUp(
+                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
+            ),
+            _new_key("capped", daily),
+            _new_key("free"),
+        ],
+    )
+    state = engine.accounts["a"]
+    started, done = _request(1, T0 + timedelta(hours=1), key="capped")
+    # In flight, the hold (1000 in + 500 out at most) already counts: 0.0075 < 0.01, so not yet.
+    assert _key_states(_run(engine, [started])) == []
+    assert _key_states(_run(engine, [done])) == []
+    assert state.key_spent("capped", done.occurred_at) == 7_500_000
+    second = _request(2, T0 + timedelta(hours=2), key="capped")
+    out = _run(engine, list(second))
+    assert _key_states(out) == [("capped", True)]
+    alerts = [(a.key_id, a.spend_period) for a in out if isinstance(a, KeyLimitReached)]
+    assert alerts == [("capped", "day")]  # once, for the dispatcher to deliver
+    # The account's other key is not limited, and the account itself is fine.
+    assert _key_states(_run(engine, list(_request(3, T0 + timedelta(hours=3), key="free")))) == []
+    assert state.status == "active" and state.keys["free"].limit_reached is False
+    # Rotating the capped key does not reset what it spent.
+    rotate = RotateApiKey(
+        account_id="a",
+        key_id="capped",
+        new_key_id="capped2",
+        prefix="tw_def",
+        key_hash="1" * 64,
+        old_key_expires_at=T0 + timedelta(hours=5),
+        idempotency_key="rot",
+        occurred_at=T0 + timedelta(hours=4),
+    )
+    out = _run(engine, [rotate])
+    assert ("capped2", True) in _key_states(out)
+    # The next UTC day, a tick with no traffic lifts the mark.
+    out = _run(engine, [ClockTicked(partition=0, occurred_at=T0 + timedelta(days=1, hours=1))])
+    assert ("capped2", False) in _key_states(out)
+    assert state.keys["capped2"].limit_reached is False
+
+
+def test_quota_alerts_at_80_and_100_percent_once_a_month() -> None:
+    engine = _engine()
+    top_up = TopUp(
+        account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
+    )
+    _run(engine, [_create(name="free", monthly_token_quota=1000), top_up])
+
+    def used(out: list[Event]) -> list[tuple[int, str]]:
+        return [(a.percent, a.month) for a in out if isinstance(a, QuotaUsed)]
+
+    assert used(_run(engine, list(_request(1, T0, prompt=500, completion=200)))) == []
+    assert used(_run(engine, list(_request(2, T0, prompt=50, completion=50)))) == [(80, "2026-11")]
+    assert used(_run(engine, list(_request(3, T0, prompt=150, completion=60)))) == [
+        (100, "2026-11")
+    ]
+    assert used(_run(engine, list(_request(4, T0, prompt=1, completion=1)))) == []
+    later = T0 + timedelta(days=31)
+    assert used(_run(engine, list(_request(5, later, prompt=700, completion=150)))) == [
+        (80, "2026-12")
+    ]
 
 
 def test_unknown_account_and_unknown_model_are_unroutable() -> None:
@@ -270,12 +414,51 @@ def test_price_changes_never_reprice_requests_started_before() -> None:
 # -- properties over random logs ---------------------------------------------------------------
 
 
+def _member_command(draw: st.DrawFn, idem: str, at: datetime) -> Event:
+    member = draw(st.sampled_from(["m1", "m2"]))
+    common = {"account_id": "a", "member_id": member, "idempotency_key": idem, "occurred_at": at}
+    which = draw(st.sampled_from(["add", "ask", "approve", "revoke", "key", "in", "out"]))
+    if which == "add":
+        return AddMember(email=f"{member}@x.io", password_hash="h", **common)
+    if which == "ask":
+        return RequestDeveloperAccess(**common)
+    if which == "approve":
+        return ApproveDeveloperAccess(**common)
+    if which == "revoke":
+        return RevokeDeveloperAccess(**common)
+    if which == "key":
+        key_id = f"k-{idem}"
+        return CreateApiKey(
+            account_id="a",
+            key_id=key_id,
+            prefix="tw_" + key_id,
+            key_hash="0" * 64,
+            member_id=member,
+            idempotency_key=idem,
+            occurred_at=at,
+        )
+    if which == "in":
+        ttl = timedelta(minutes=draw(st.integers(1, 600)))
+        token = f"{draw(st.integers(0, 3)):064x}"
+        return StartSession(
+            session_id=f"s{draw(st.integers(0, 3))}",
+            token_hash=token,
+            expires_at=at + ttl,
+            **common,
+        )
+    return EndSessions(**common)
+
+
 def _log(draw: st.DrawFn) -> list[Event]:
+    """A random log of one account over a few days around a month's turn (inside the dedup
+    window, so every duplicate in it is one billing must recognise)."""
     events: list[Event] = [_create()]
     seqs = {"gw1": 0, "gw2": 0}
+    at = T0 + timedelta(days=28)
     for i in range(draw(st.integers(min_value=1, max_value=30))):
-        at = T0 + timedelta(minutes=i)
-        kind = draw(st.sampled_from(["top_up", "adjust", "request", "dup"]))
+        at += timedelta(minutes=1)
+        kinds = ["top_up", "adjust", "request", "dup", "tick", "plan", "member"]
+        kind = draw(st.sampled_from(kinds))
         if kind == "top_up":
             events.append(
                 TopUp(
@@ -305,6 +488,21 @@ def _log(draw: st.DrawFn) -> list[Event]:
             else:
                 events.extend(_request(i, at, prompt, completion, 0, producer, seqs[producer]))
                 seqs[producer] += 2
+        elif kind == "plan":
+            quota = draw(st.sampled_from([None, 0, 10**4, 10**6]))
+            events.append(
+                ChangePlan(
+                    account_id="a",
+                    plan=Plan(name="p", monthly_token_quota=quota),
+                    idempotency_key=f"plan{i}",
+                    occurred_at=at,
+                )
+            )
+        elif kind == "member":  # people come, ask, are approved or not, sign in and out
+            events.append(_member_command(draw, f"mem{i}", at))
+        elif kind == "tick":  # time passes (up to 6 hours) with no event from the account
+            at += timedelta(minutes=draw(st.integers(0, 6 * 60)))
+            events.append(ClockTicked(partition=0, occurred_at=at))
         elif len(events) > 1:
             events.append(events[draw(st.integers(1, len(events) - 1))])  # a duplicate
     return events
@@ -337,9 +535,16 @@ def test_replaying_the_log_rebuilds_byte_identical_state(events: list[Event]) ->
 @given(logs, st.data())
 def test_a_duplicate_event_never_changes_state(events: list[Event], data: st.DataObject) -> None:
     engine = _engine()
-    _run(engine, events)
+    out = _run(engine, events)
     before = orjson.dumps(engine.accounts["a"].snapshot(T0).model_dump(mode="json"))
-    duplicate = events[data.draw(st.integers(0, len(events) - 1))]
+    # A copy of what was applied. A command refused when it came was not applied, so it is
+    # not remembered: sent again, it is decided again (an approval refused because the
+    # member did not exist yet goes through once they do).
+    refused = {
+        e.command_id for e in out if isinstance(e, CommandResult) and e.outcome == "rejected"
+    }
+    applied = [e for e in events if e.event_id not in refused]
+    duplicate = applied[data.draw(st.integers(0, len(applied) - 1))]
     out = _run(engine, [duplicate])
     after = orjson.dumps(engine.accounts["a"].snapshot(T0).model_dump(mode="json"))
     assert not _ledger(out)
@@ -400,6 +605,131 @@ def test_a_hold_never_released_expires_after_its_ttl() -> None:
     _run(engine, list(_request(3, T0 + timedelta(minutes=16), prompt=10, completion=10)))
     assert "r1" not in state.holds and state.held_nano == 0
     assert state.available_nano == state.balance_nano
+
+
+def _tick(at: datetime) -> ClockTicked:
+    return ClockTicked(partition=0, occurred_at=at)
+
+
+def test_time_passes_on_clock_ticks_without_any_traffic() -> None:
+    engine = _engine(hold_ttl=timedelta(minutes=15))
+    rotated = T0 + timedelta(hours=1)
+    _run(
+        engine,
+        [
+            _create(monthly_token_quota=1000),
+            TopUp(
+                account_id="a", amount_nano=10 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
+            ),
+            _new_key(),
+            RotateApiKey(
+                account_id="a",
+                key_id="k1",
+                new_key_id="k2",
+                prefix="tw_def",
+                key_hash="1" * 64,
+                old_key_expires_at=rotated,
+                idempotency_key="rot",
+                occurred_at=T0,
+            ),
+        ],
+    )
+    state = engine.accounts["a"]
+    _run(engine, list(_request(1, T0, prompt=600, completion=600)))
+    assert state.status == "quota_exceeded"  # the gateway now sends nothing for this account
+    # A tick with nothing due changes nothing and writes nothing.
+    assert _run(engine, [_tick(T0 + timedelta(minutes=5))]) == []
+    # The overlap of the rotated-out key ends: billing says so on the keys topic, and in a
+    # new snapshot (a restore must not find the key active).
+    out = _run(engine, [_tick(rotated)])
+    keys = [e for e in out if isinstance(e, ApiKeyRecorded)]
+    assert [(e.key_id, e.status) for e in keys] == [("k1", "expired")]
+    (snap,) = [e for e in out if e.TYPE == "billing.account_snapshot"]
+    assert snap.keys["k1"].status == "expired"  # type: ignore[attr-defined]
+    assert state.keys["k2"].status == "active"
+    # The month turns at midnight UTC, with no event from the account.
+    out = _run(engine, [_tick(datetime(2026, 12, 1, tzinfo=UTC))])
+    status = [e for e in out if e.TYPE == "account.status_changed"]
+    assert [(e.status, e.month_tokens) for e in status] == [("active", 0)]  # type: ignore[attr-defined]
+    # A hold a dead gateway left behind blocks the account, until its TTL passes.
+    started, _ = _request(2, datetime(2026, 12, 1, 1, tzinfo=UTC), prompt=4_000_000)
+    _run(engine, [started])
+    assert state.status == "insufficient_balance" and state.held_nano > state.balance_nano
+    _run(engine, [_tick(datetime(2026, 12, 1, 1, 14, tzinfo=UTC))])
+    assert state.status == "insufficient_balance"  # still inside the TTL
+    out = _run(engine, [_tick(datetime(2026, 12, 1, 1, 16, tzinfo=UTC))])
+    assert state.held_nano == 0 and state.status == "active"
+    assert [e.status for e in out if e.TYPE == "account.status_changed"] == ["active"]  # type: ignore[attr-defined]
+    # A key expired a month ago is forgotten (the admin API answers from every key's record
+    # that it expired; billing's state keeps live keys, and dead ones for a day).
+    assert "k1" not in state.keys
+    out = _run(
+        engine, [RevokeApiKey(account_id="a", key_id="k1", idempotency_key="rv", occurred_at=T0)]
+    )
+    result = next(e for e in out if e.TYPE == "billing.command_result")
+    assert result.code == "key_not_found"  # type: ignore[attr-defined]
+
+
+def test_a_hold_covers_every_choice_a_request_asks_for() -> None:
+    engine = _engine()
+    _run(
+        engine,
+        [
+            _create(),
+            TopUp(
+                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
+            ),
+        ],
+    )
+    state = engine.accounts["a"]
+    one, _ = _request(1, T0, prompt=0)
+    eight = _request(2, T0, prompt=0)[0].model_copy(update={"choices": 8})
+    _run(engine, [one])
+    single = state.held_nano
+    _run(engine, [eight])
+    assert single == 500 * 10_000 and state.held_nano == single * 9  # 500 tokens x 10 USD/M
+
+
+def test_money_stays_within_its_stated_bounds() -> None:
+    engine = _engine()
+    _run(engine, [_create()])
+    state = engine.accounts["a"]
+    big = MAX_MOVEMENT_NANO
+    steps = MAX_BALANCE_NANO // big
+    out = _run(
+        engine,
+        [
+            AdjustBalance(
+                account_id="a", amount_nano=big, reason="x", idempotency_key=f"a{i}", occurred_at=T0
+            )
+            for i in range(steps + 1)
+        ],
+    )
+    refused = [e for e in out if getattr(e, "outcome", "") == "rejected"]
+    assert [e.code for e in refused] == ["balance_limit"]  # type: ignore[attr-defined]
+    assert state.balance_nano == MAX_BALANCE_NANO
+    # The largest request at the largest price would hold more than any balance: the hold
+    # is clamped (and stays a 64-bit number), and blocks the account as surely.
+    dear = PRICE.model_copy(update={"output_per_mtok_nano": MAX_PRICE_NANO})
+    engine.prices = PriceBook([("m", dear)])
+    started = _request(1, T0)[0].model_copy(
+        update={"max_tokens": MAX_OUTPUT_TOKENS, "choices": MAX_CHOICES}
+    )
+    _run(engine, [started])
+    assert state.held_nano == MAX_BALANCE_NANO and state.status == "insufficient_balance"
+
+
+def test_an_idempotency_key_reused_for_another_command_is_refused() -> None:
+    engine = _engine()
+    top_up = lambda amount: TopUp(  # noqa: E731
+        account_id="a", amount_nano=amount, idempotency_key="same", occurred_at=T0
+    )
+    out = _run(engine, [_create(), top_up(20 * NANO_PER_USD), top_up(20 * NANO_PER_USD)])
+    assert [e.outcome for e in out if e.TYPE == "billing.command_result"][-1] == "duplicate"  # type: ignore[attr-defined]
+    out = _run(engine, [top_up(30 * NANO_PER_USD)])
+    result = next(e for e in out if e.TYPE == "billing.command_result")
+    assert (result.outcome, result.code) == ("rejected", "idempotency_conflict")  # type: ignore[attr-defined]
+    assert engine.accounts["a"].balance_nano == 19 * NANO_PER_USD
 
 
 def test_ids_older_than_the_dedup_window_are_forgotten_and_recent_ones_kept() -> None:

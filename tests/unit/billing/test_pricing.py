@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.events import PriceVersion
-from services.billing.domain.pricing import (
+from schemas.prices import (
     PriceBook,
     UnknownPrice,
     div_half_even,

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemas.events import AccountStatusChanged, ApiKeyRecorded
-from services.gateway.domain.admission import AccountStore, KeyStore, check_account, hash_secret
+from services.gateway.domain.standing import AccountStore, KeyStore, check_account, hash_secret
 from services.gateway.errors import (
     AccountDisabled,
     InsufficientBalance,
@@ -90,3 +90,56 @@ def test_an_account_with_no_status_yet_cannot_spend() -> None:
     with pytest.raises(InsufficientBalance):
         check_account(None)
     assert check_account(_status("active")).status == "active"
+
+
+def _funded(available: int, sequence: int, applied: dict[str, int]) -> AccountStatusChanged:
+    return _status("active", sequence).model_copy(
+        update={"available_nano": available, "balance_nano": available, "applied_through": applied}
+    )
+
+
+def test_reservations_count_until_billing_has_applied_the_request() -> None:
+    store = AccountStore(producer="gw_me")
+    store.apply(_funded(1000, 1, {}))
+    assert check_account(store.get("acc1"), store.reserved("acc1", 0.0))
+    # Three requests admitted, 400 each: billing has seen none of them yet.
+    for seq in (1, 3, 5):  # each request's started event (its completed one takes seq + 1)
+        store.reserve("acc1", seq, 400, now=0.0)
+    assert store.reserved("acc1", 1.0) == 1200
+    with pytest.raises(InsufficientBalance):  # 1000 - 1200 <= 0, whatever the status says
+        check_account(store.get("acc1"), store.reserved("acc1", 1.0))
+    # Billing applied the first two requests' events (through seq 3 of this gateway; another
+    # gateway's numbers say nothing about ours): their holds or charges are in its figure.
+    store.apply(_funded(300, 2, {"gw_other": 99, "gw_me": 4}))
+    assert store.reserved("acc1", 1.0) == 400
+    with pytest.raises(InsufficientBalance):
+        check_account(store.get("acc1"), store.reserved("acc1", 1.0))
+    store.apply(_funded(700, 3, {"gw_me": 7}))  # all applied, and a top-up came in
+    assert store.reserved("acc1", 1.0) == 0
+    assert check_account(store.get("acc1"), store.reserved("acc1", 1.0)).available_nano == 700
+
+
+def test_a_reservation_billing_never_confirms_stops_counting_after_its_ttl() -> None:
+    store = AccountStore(producer="gw_me")
+    store.apply(_funded(1000, 1, {}))
+    store.reserve("acc1", 1, 5000, now=0.0)
+    assert store.reserved("acc1", AccountStore.RESERVATION_TTL_S - 1) == 5000
+    assert store.reserved("acc1", AccountStore.RESERVATION_TTL_S + 1) == 0
+
+
+@pytest.mark.parametrize(
+    ("at", "resets"),
+    [
+        (datetime(2026, 11, 22, 13, tzinfo=UTC), "2026-12-01T00:00:00Z"),
+        (datetime(2026, 12, 31, 23, 59, tzinfo=UTC), "2027-01-01T00:00:00Z"),
+    ],
+)
+def test_a_spent_quota_says_which_and_when_usage_resets(at: datetime, resets: str) -> None:
+    status = _status("quota_exceeded").model_copy(
+        update={"occurred_at": at, "monthly_token_quota": 1_000_000, "plan_name": "free"}
+    )
+    with pytest.raises(QuotaExceeded) as refused:
+        check_account(status)
+    assert refused.value.status == 429
+    assert "1,000,000 tokens (free plan)" in refused.value.message
+    assert f"Usage resets at {resets}." in refused.value.message

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from services.gateway.domain.catalog import CatalogError, load, parse
+from services.gateway.adapters.catalog_file import load
+from services.gateway.domain.catalog import CatalogError, parse
 from services.gateway.errors import BadRequest, ModelNotFound
 
 REPO = Path(__file__).resolve().parents[3]
@@ -75,14 +76,25 @@ def test_zdr_keeps_only_zdr_deployments_or_says_why() -> None:
         catalog.route("big", zdr_required=True)
 
 
-def test_environment_expands_in_base_urls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("UPSTREAM", "http://x:1/v1")
+def test_the_environment_fills_base_urls_and_api_keys(tmp_path: Path) -> None:
+    environ = {"UPSTREAM": "http://x:1/v1", "BIG_KEY": "sk-secret"}
     raw = _catalog()
-    raw["models"][1]["deployments"][0]["base_url"] = "${UPSTREAM}"
+    raw["models"][1]["deployments"][0] |= {"base_url": "${UPSTREAM}", "api_key_env": "BIG_KEY"}
     raw["models"][0]["deployments"][0]["base_url"] = "${NOT_SET:-http://fallback/v1}/"
-    catalog = parse(raw)
-    assert catalog.models["big"].deployments[0].base_url == "http://x:1/v1"
+    catalog = parse(raw, environ)
+    big = catalog.models["big"].deployments[0]
+    assert (big.base_url, big.api_key) == ("http://x:1/v1", "sk-secret")
+    assert "sk-secret" not in repr(big)  # a deployment may be logged; its key never
     assert catalog.models["small"].deployments[0].base_url == "http://fallback/v1"
+    assert catalog.models["small"].deployments[0].api_key is None
+    file = tmp_path / "catalog.toml"
+    file.write_text(
+        '[[models]]\nid = "m"\nprices = {input = "1", output = "1"}\n'
+        '[[models.deployments]]\nname = "d"\nbase_url = "${UPSTREAM}"\n'
+        'upstream_model = "u"\napi_key_env = "BIG_KEY"\n'
+    )
+    loaded = load(file, environ).models["m"].deployments[0]
+    assert (loaded.base_url, loaded.api_key) == ("http://x:1/v1", "sk-secret")
 
 
 @pytest.mark.parametrize(
@@ -93,6 +105,9 @@ def test_environment_expands_in_base_urls(monkeypatch: pytest.MonkeyPatch) -> No
         (lambda c: c["models"][1].update(aliases=["mini"]), "alias"),
         (lambda c: c["groups"][0].update(members=["ghost"]), "group"),
         (lambda c: c.update(models=[], groups=[]), "no models"),
+        (lambda c: c["models"][0]["deployments"][0].update(kind="grpc"), "kind must be one of"),
+        (lambda c: c.update(default_model="ghost"), "default_model"),
+        (lambda c: c["models"][0].update(max_output_tokens=0), "max_output_tokens"),
     ],
 )
 def test_bad_catalogs_name_the_entry(mutate, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -109,3 +124,20 @@ def test_unreadable_or_invalid_file(tmp_path: Path) -> None:
     bad.write_text("[[models]\n")
     with pytest.raises(CatalogError, match="not valid TOML"):
         load(bad)
+
+
+def test_upstream_kinds_vendor_prefixes_and_the_default_model() -> None:
+    raw = _catalog()
+    raw["default_model"] = "auto"
+    raw["models"][1]["vendor"] = "acme"
+    raw["models"][1]["deployments"][0]["kind"] = "anthropic"
+    catalog = parse(raw)
+    assert catalog.models["big"].deployments[0].kind == "anthropic"
+    assert catalog.models["small"].deployments[0].kind == "openai-chat"
+    assert catalog.resolve("acme/big") == [catalog.models["big"]]
+    assert catalog.models["big"].owned_by == "acme"
+    assert [m.id for m in catalog.resolve(None)] == ["big", "small"]
+    del raw["default_model"]
+    with pytest.raises(BadRequest) as missing:
+        parse(raw).resolve(None)
+    assert missing.value.param == "model"

@@ -1,0 +1,50 @@
+"""Tollway beyond one machine, on this one: a three-node KRaft cluster from the same Maven
+jars (topics with three copies, ``min.insync.replicas`` 2), and two instances of the
+gateway (a spool each) and of billing (splitting the partitions), over the fault suite's
+services."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from infra.kafka.broker import KafkaCluster
+from infra.kafka.topics import ensure_topics
+from tests.faults.conftest import Cluster, start_stack
+from tests.support import free_port
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    work = tmp_path_factory.mktemp("cluster")
+    brokers = KafkaCluster(work / "kafka", [(free_port(), free_port()) for _ in range(3)])
+    brokers.start()
+    cluster = None
+    try:
+        asyncio.run(ensure_topics(brokers.bootstrap_servers, replication_factor=3))
+        cluster = start_stack(work, brokers)
+        port = free_port()
+        cluster.add(
+            "billing-b",
+            "billing",
+            port,
+            "/readyz",
+            TOLLWAY_BILLING_PORT=str(port),
+            TOLLWAY_BILLING_INSTANCE="b",
+        )
+        port = free_port()
+        cluster.add(
+            "gateway-b",
+            "gateway",
+            port,
+            "/readyz",
+            TOLLWAY_GATEWAY_PORT=str(port),
+            TOLLWAY_GATEWAY_SPOOL_DIR=str(work / "spool-b"),
+        )
+        yield cluster
+    finally:
+        if cluster is not None:
+            cluster.stop_all()
+        brokers.stop()

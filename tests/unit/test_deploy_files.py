@@ -1,0 +1,92 @@
+"""The deployment files name only settings the code reads, run modules that exist, check
+every Tollway service's health, and use the official Kafka and ClickHouse images."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "infra" / "deploy"
+OFFICIAL = {"kafka": "apache/kafka:", "clickhouse": "clickhouse/clickhouse-server:"}
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    return loaded
+
+
+def _read_by_code() -> set[str]:
+    """Every environment variable name the code reads."""
+    text = "\n".join(
+        p.read_text() for d in ("services", "schemas", "infra") for p in (ROOT / d).rglob("*.py")
+    )
+    return set(re.findall(r"\b((?:TOLLWAY|KAFKA|CLICKHOUSE)_[A-Z0-9_]+)\b", text))
+
+
+def test_every_setting_a_tollway_service_is_given_is_one_the_code_reads() -> None:
+    services = _compose()["services"]
+    read = _read_by_code()
+    ours = {name: s for name, s in services.items() if name not in OFFICIAL}
+    assert set(ours) == {"topics", "billing", "metering", "dispatcher", "gateway"}
+    for name, service in ours.items():
+        unknown = set(service["environment"]) - read
+        assert not unknown, (name, sorted(unknown))
+
+
+def test_each_command_runs_a_module_that_exists_and_each_server_has_a_health_check() -> None:
+    for name, service in _compose()["services"].items():
+        if name in OFFICIAL:
+            assert service["image"].startswith(OFFICIAL[name]) and "healthcheck" in service
+            continue
+        program, flag, module = service["command"]
+        assert (program, flag) == ("python", "-m")
+        assert (ROOT / module.replace(".", "/")).with_suffix(".py").exists() or (
+            ROOT / module.replace(".", "/") / "__main__.py"
+        ).exists(), module
+        if name != "topics":  # a one-shot job
+            test = " ".join(service["healthcheck"]["test"])
+            assert "/healthz" in test or "/readyz" in test, name
+
+
+def test_no_secret_is_written_into_the_files() -> None:
+    text = (DEPLOY / "compose.yaml").read_text()
+    for secret in ("TOLLWAY_ADMIN_TOKEN", "TOLLWAY_WEBHOOK_KEY", "CLICKHOUSE_PASSWORD"):
+        for value in re.findall(rf"{secret}: (.+)", text):
+            assert value.startswith("${"), (secret, value)  # from tollway.env, not the file
+
+
+def _manifests() -> list[dict[str, Any]]:
+    text = (DEPLOY / "k8s" / "tollway.yaml").read_text()
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def test_the_kubernetes_manifests_give_known_settings_and_probe_every_server() -> None:
+    read = _read_by_code()
+    docs = _manifests()
+    (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    assert set(config["data"]) <= read, sorted(set(config["data"]) - read)
+    servers = {}
+    for doc in docs:
+        if doc["kind"] not in ("Deployment", "StatefulSet", "Job"):
+            continue
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            if container["image"] != "tollway:latest":
+                official = OFFICIAL[container["name"]]
+                assert container["image"].startswith(official)
+                continue
+            names = {e["name"] for e in container.get("env", [])}
+            assert names <= read, (doc["metadata"]["name"], sorted(names - read))
+            module = container["command"][2]
+            assert (ROOT / module.replace(".", "/")).exists() or (
+                ROOT / module.replace(".", "/")
+            ).with_suffix(".py").exists(), module
+            if doc["kind"] != "Job":
+                servers[doc["metadata"]["name"]] = container
+    assert set(servers) == {"billing", "metering", "dispatcher", "gateway"}
+    for name, container in servers.items():
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
+        assert container["resources"]["requests"], name
