@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cpu_seconds", "pin", "rss_mb"]
+__all__ = ["children", "cpu_seconds", "pin", "rss_mb"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -13,6 +13,17 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+
+
+def children(pid: int) -> list[int]:
+    """The direct child processes of ``pid`` (a supervisor's workers)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def rss_mb(pid: int) -> float:

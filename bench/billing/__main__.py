@@ -40,9 +40,9 @@ from schemas.events import (
     decode_event,
     encode_event,
 )
+from schemas.prices import PriceBook
 from schemas.topics import ACCOUNT_STATUS, BILLING_COMMANDS, REQUESTS
-from services.billing.adapters.consumer import BillingConsumer
-from services.billing.domain.pricing import PriceBook
+from services.billing.entrypoints.consumer import BillingConsumer
 from services.billing.service_layer.engine import Engine
 from tests.support import free_port
 

@@ -3,7 +3,9 @@
 Starts a Kafka broker, the simulator (zero delay) and the gateway pinned to
 one core, then drives chat completions, non-streaming and streaming (20
 chunks), at 1 and 64 connections, first at the simulator directly (the
-baseline), then through the gateway (events included). Prints a table and
+baseline), then through the gateway (events included); then the same at 64
+connections for Anthropic's Messages (on an anthropic upstream) and OpenAI's
+Responses (on a responses upstream), both passed through. Prints a table and
 writes ``bench/results/gateway.json``.
 """
 
@@ -25,7 +27,7 @@ import orjson
 import uvloop
 
 from bench.loadgen import build_request, run
-from bench.procinfo import cpu_seconds, pin, rss_mb
+from bench.procinfo import children, cpu_seconds, pin, rss_mb
 from infra.kafka.broker import KafkaBroker
 from infra.kafka.topics import ensure_topics
 from tests.integration.harness import CATALOG, Provisioner, gateway_env
@@ -42,6 +44,32 @@ TARGETS = {
 }
 
 
+_CHAT = {
+    "model": "sim-small",
+    "messages": [{"role": "user", "content": "Say hello"}],
+    "max_tokens": 20,
+}
+_MESSAGES = {
+    "model": "claude-native",
+    "messages": [{"role": "user", "content": "Say hello"}],
+    "max_tokens": 20,
+}
+_RESPONSES = {"model": "responses-native", "input": "Say hello", "max_output_tokens": 20}
+_STREAM = {"stream": True}
+#: (name, path, body, connections); the direct baseline sends the simulator the same body
+#: with the upstream's model name.
+SCENARIOS: list[tuple[str, str, dict[str, Any], int]] = [
+    ("non_streaming_c1", "/v1/chat/completions", _CHAT, 1),
+    ("non_streaming_c64", "/v1/chat/completions", _CHAT, 64),
+    ("streaming_c1", "/v1/chat/completions", _CHAT | _STREAM, 1),
+    ("streaming_c64", "/v1/chat/completions", _CHAT | _STREAM, 64),
+    ("messages_non_streaming_c64", "/v1/messages", _MESSAGES, 64),
+    ("messages_streaming_c64", "/v1/messages", _MESSAGES | _STREAM, 64),
+    ("responses_non_streaming_c64", "/v1/responses", _RESPONSES, 64),
+    ("responses_streaming_c64", "/v1/responses", _RESPONSES | _STREAM, 64),
+]
+
+
 async def _measure(
     port: int,
     path: str,
@@ -55,7 +83,7 @@ async def _measure(
     return (await run("127.0.0.1", port, request, connections, seconds)).summary()
 
 
-async def bench(seconds: float, rounds_per_scenario: int) -> dict[str, Any]:
+async def bench(seconds: float, rounds_per_scenario: int, only: str = "") -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="tollway-bench-"))
     broker = KafkaBroker(work / "kafka", free_port(), free_port())
     await asyncio.to_thread(broker.start)
@@ -63,7 +91,7 @@ async def bench(seconds: float, rounds_per_scenario: int) -> dict[str, Any]:
     sim = ServiceProcess("services.simulator", free_port(), {"SIM_OUTPUT_TOKENS": "20"}, work)
     sim.env["TOLLWAY_SIMULATOR_PORT"] = str(sim.port)
     catalog = work / "catalog.toml"
-    catalog.write_text(CATALOG.format(sim=sim.url, dead=free_port()))
+    catalog.write_text(CATALOG.format(sim=sim.url, dead=free_port(), redacted=sim.url))
     gw_port = free_port()
     gw = ServiceProcess(
         "services.gateway",
@@ -82,27 +110,22 @@ async def bench(seconds: float, rounds_per_scenario: int) -> dict[str, Any]:
                 pin(pid, {1})
         tenant = await Provisioner(broker.bootstrap_servers, gw).tenant()
         auth = {"Authorization": f"Bearer {tenant.secret}"}
-        body = {
-            "model": "sim-small",
-            "messages": [{"role": "user", "content": "Say hello"}],
-            "max_tokens": 20,
-        }
         results: dict[str, Any] = {}
-        for mode, extra in (("non_streaming", {}), ("streaming", {"stream": True})):
-            for connections in (1, 64):
-                rounds = []
-                for _ in range(rounds_per_scenario):
-                    direct = await _measure(
-                        sim.port, "/v1/chat/completions", body | extra, {}, connections, seconds
-                    )
-                    cpu0 = cpu_seconds(gw.proc.pid)  # type: ignore[union-attr]
-                    t0 = time.perf_counter()
-                    via = await _measure(
-                        gw_port, "/v1/chat/completions", body | extra, auth, connections, seconds
-                    )
-                    busy = (cpu_seconds(gw.proc.pid) - cpu0) / (time.perf_counter() - t0)  # type: ignore[union-attr]
-                    rounds.append(_round(direct, via, busy))
-                results[f"{mode}_c{connections}"] = _median_round(rounds)
+        for name, path, body, connections in SCENARIOS:
+            if only and not any(name.startswith(p) for p in only.split(",")):
+                continue
+            rounds = []
+            for _ in range(rounds_per_scenario):
+                upstream = body | {"model": "sim-small"}  # what the catalog's deployment calls
+                direct = await _measure(sim.port, path, upstream, {}, connections, seconds)
+                cpu0 = cpu_seconds(gw.proc.pid)  # type: ignore[union-attr]
+                t0 = time.perf_counter()
+                via = await _measure(gw_port, path, body, auth, connections, seconds)
+                busy = (cpu_seconds(gw.proc.pid) - cpu0) / (time.perf_counter() - t0)  # type: ignore[union-attr]
+                rounds.append(_round(direct, via, busy))
+            results[name] = _median_round(rounds)
+        if not only or "workers" in only:
+            results["workers"] = await _workers(broker, catalog, work, gw, sim, auth, seconds)
         async with __import__("httpx").AsyncClient() as client:
             status = (await client.get(gw.url + "/readyz")).json()
         results["gateway_rss_mb_after"] = rss_mb(gw.proc.pid)  # type: ignore[union-attr]
@@ -113,6 +136,66 @@ async def bench(seconds: float, rounds_per_scenario: int) -> dict[str, Any]:
         sim.stop()
         await asyncio.to_thread(broker.stop)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _gateway_cpu(pid: int) -> float:
+    """CPU seconds of a gateway: the process, and its workers if it supervises some."""
+    return cpu_seconds(pid) + sum(cpu_seconds(c) for c in children(pid))
+
+
+async def _workers(
+    broker: KafkaBroker,
+    catalog: Path,
+    work: Path,
+    single: ServiceProcess,
+    sim: ServiceProcess,
+    auth: dict[str, str],
+    seconds: float,
+) -> dict[str, Any]:
+    """One worker against two (``TOLLWAY_GATEWAY_WORKERS=2``), both free to use either core,
+    alternately, three rounds each, non-streaming at 64 connections. The load generator,
+    the simulator and the broker share the same two cores: the ratio shows what a second
+    worker adds on this machine, rps per gateway core whether a worker loses any."""
+    for pid in (single.proc.pid, sim.proc.pid, broker.proc.pid, os.getpid()):  # type: ignore[union-attr]
+        pin(pid, {0, 1})
+    port = free_port()
+    env = gateway_env(broker.bootstrap_servers, catalog, work / "spool-w2", port)
+    double = ServiceProcess("services.gateway", port, env | {"TOLLWAY_GATEWAY_WORKERS": "2"}, work)
+    double.start("/readyz")
+    try:
+        import httpx
+
+        async with httpx.AsyncClient() as client:  # each worker has read its keys
+            for _ in range(50):
+                if all(
+                    [
+                        (await client.get(double.url + "/readyz")).status_code == 200
+                        for _ in range(8)
+                    ]
+                ):
+                    break
+                await asyncio.sleep(0.2)
+        by: dict[str, list[dict[str, float]]] = {"1": [], "2": []}
+        for _ in range(3):
+            for workers, gateway in (("1", single), ("2", double)):
+                cpu0, t0 = _gateway_cpu(gateway.proc.pid), time.perf_counter()  # type: ignore[union-attr]
+                got = await _measure(gateway.port, "/v1/chat/completions", _CHAT, auth, 64, seconds)
+                busy = (_gateway_cpu(gateway.proc.pid) - cpu0) / (time.perf_counter() - t0)  # type: ignore[union-attr]
+                by[workers].append(got | {"gateway_cpu_cores": round(busy, 3)})
+    finally:
+        double.stop()
+    summary: dict[str, Any] = {}
+    for workers, rounds in by.items():
+        middle = sorted(rounds, key=lambda r: r["rps"])[len(rounds) // 2]
+        summary[f"workers_{workers}"] = middle | {
+            "rps_per_gateway_core": round(middle["rps"] / middle["gateway_cpu_cores"], 1)
+            if middle["gateway_cpu_cores"]
+            else None,
+            "rps_spread": [min(r["rps"] for r in rounds), max(r["rps"] for r in rounds)],
+        }
+    one, two = summary["workers_1"], summary["workers_2"]
+    summary["ratio_rps_2_to_1"] = round(two["rps"] / one["rps"], 3) if one["rps"] else None
+    return summary
 
 
 def _round(direct: dict[str, float], via: dict[str, float], busy: float) -> dict[str, Any]:
@@ -151,7 +234,7 @@ def _table(results: dict[str, Any]) -> str:
         "+p50 ms  +p99 ms  gw cores  rps/core  errors"
     ]
     for key, r in results.items():
-        if not isinstance(r, dict):
+        if not isinstance(r, dict) or key == "workers":
             continue
         d, g = r["direct"], r["gateway"]
         rows.append(
@@ -166,6 +249,16 @@ def _table(results: dict[str, Any]) -> str:
                 f"{'':<22} over {r['rounds']} rounds: +p50 {spread['overhead_p50_ms']}, "
                 f"+p99 {spread['overhead_p99_ms']}, rps/core {spread['gateway_rps_per_core']}"
             )
+    workers = results.get("workers")
+    if workers:
+        for n in ("1", "2"):
+            w = workers[f"workers_{n}"]
+            rows.append(
+                f"{n} worker(s), non-streaming c64: {w['rps']} rps (spread {w['rps_spread']}), "
+                f"p99 {w['p99_ms']} ms, gateway cores {w['gateway_cpu_cores']}, "
+                f"rps/core {w['rps_per_gateway_core']}"
+            )
+        rows.append(f"2 workers / 1 worker: {workers['ratio_rps_2_to_1']}x")
     rows.append(
         f"gateway RSS after run: {results['gateway_rss_mb_after']} MB; "
         f"events sent: {results['events_sent']}"
@@ -177,8 +270,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Tollway gateway benchmark")
     parser.add_argument("--seconds", type=float, default=3.0, help="per round and side")
     parser.add_argument("--rounds", type=int, default=3, help="direct/gateway pairs a scenario")
+    parser.add_argument("--only", default="", help="scenarios whose names start with these")
     args = parser.parse_args()
-    results = uvloop.run(bench(args.seconds, args.rounds))
+    results = uvloop.run(bench(args.seconds, args.rounds, args.only))
     report = {
         "benchmark": "gateway",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -35,11 +35,12 @@ from aiokafka import AIOKafkaProducer
 from infra.kafka.broker import KafkaBroker
 from infra.kafka.topics import ensure_topics
 from schemas.clickhouse import ROLLUP_VIEWS
-from schemas.events import RequestCompleted, RequestStarted, encode_event
+from schemas.events import RequestCompleted, encode_event
 from schemas.topics import REQUESTS
+from services.metering.adapters import reports
 from services.metering.adapters.clickhouse import ClickHouse
-from services.metering.adapters.sink import MeteringSink
-from services.metering.service_layer import reports
+from services.metering.entrypoints.sink import MeteringSink
+from tests import factories
 from tests.integration.metering.rollups import refresh_rollups
 from tests.support import free_port
 
@@ -218,14 +219,10 @@ async def ingest(bootstrap: str, ch: ClickHouse, events: int) -> dict[str, Any]:
         event = (
             _event(n, now)
             if n % 2
-            else RequestStarted(
+            else factories.started(
                 request_id=f"ing_{n}",
                 account_id=f"acc_{n % 100}",
-                key_id="k",
                 model="sim-small",
-                deployment="d",
-                surface="openai.chat",
-                stream=False,
                 prompt_tokens_estimate=100,
                 occurred_at=now,
             )
