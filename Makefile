@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
 
-.PHONY: install agents run test lint typecheck unit integration schemas kafka bench bench-gateway \
+.PHONY: install agents browser run test lint typecheck unit integration schemas kafka bench bench-gateway \
 	bench-billing bench-metering bench-report soak clean
 
 install: .venv/.installed infra/kafka/libs/.complete
@@ -27,6 +27,17 @@ $(AGENTS)/.installed: tests/agents/package.json tests/agents/package-lock.json
 	@# (the registry here serves some platforms only), and ci refuses a lock without the rest.
 	cd $(AGENTS) && npm install --no-save --no-audit --no-fund --loglevel=error
 	@touch $@
+
+## Headless Chromium for the console's browser tests (tests/console): Debian's package.
+## Playwright's own browser download does not work offline; TOLLWAY_CHROMIUM names another.
+CHROMIUM ?= $(or $(TOLLWAY_CHROMIUM),/usr/bin/chromium)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "tollway: make test drives the console in Chromium: install it, or set TOLLWAY_CHROMIUM to its path"; exit 1; }
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 
 $(UV):
 	@command -v python3 >/dev/null || { echo "tollway: python3 (3.11+) is needed on PATH"; exit 1; }
@@ -45,7 +56,7 @@ run: install
 	@$(PY) -m infra.run
 
 ## Lint, type-check, then every test (unit, integration against a real broker, the agents).
-test: install agents lint typecheck
+test: install agents browser lint typecheck
 	$(PY) -m pytest
 
 lint: .venv/.installed

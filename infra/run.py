@@ -52,19 +52,21 @@ class StackConfig:
     metering_port: int = field(default_factory=lambda: _env_int("TOLLWAY_METERING_PORT", 8082))
     dispatcher_port: int = field(default_factory=lambda: _env_int("TOLLWAY_DISPATCHER_PORT", 8084))
     simulator_port: int = field(default_factory=lambda: _env_int("TOLLWAY_SIMULATOR_PORT", 8090))
+    console_port: int = field(default_factory=lambda: _env_int("TOLLWAY_CONSOLE_PORT", 8083))
     #: How long to wait for an existing cluster named by KAFKA_BOOTSTRAP_SERVERS.
     kafka_wait_seconds: int = field(
         default_factory=lambda: _env_int("TOLLWAY_KAFKA_WAIT_SECONDS", 15)
     )
 
     def services(self) -> list[tuple[str, int, str]]:
-        """(name, port, port variable), in start order: the gateway last."""
+        """(name, port, port variable), in start order: the gateway, then the console, last."""
         return [
             ("simulator", self.simulator_port, "TOLLWAY_SIMULATOR_PORT"),
             ("metering", self.metering_port, "TOLLWAY_METERING_PORT"),
             ("billing", self.billing_port, "TOLLWAY_BILLING_PORT"),
             ("dispatcher", self.dispatcher_port, "TOLLWAY_DISPATCHER_PORT"),
             ("gateway", self.gateway_port, "TOLLWAY_GATEWAY_PORT"),
+            ("console", self.console_port, "TOLLWAY_CONSOLE_PORT"),
         ]
 
 
@@ -212,6 +214,7 @@ def _banner(cfg: StackConfig) -> str:
     body = '{"model":"sim-small","messages":[{"role":"user","content":"hi"}]}'
     return f"""
 Tollway is running. Gateway: {gw}/v1   (data: {cfg.data_dir}, logs: {cfg.data_dir / "logs"})
+  Console: http://127.0.0.1:{cfg.console_port}   (sign in with the admin token below)
   Billing admin: http://127.0.0.1:{cfg.billing_port}   Metering: http://127.0.0.1:{cfg.metering_port}
   Webhook dispatcher: http://127.0.0.1:{cfg.dispatcher_port}
   Admin token: {local_token_file(cfg.data_dir)} (the tollway CLI reads it from there)

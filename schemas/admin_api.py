@@ -116,7 +116,8 @@ def json_response(payload: Any, status: int = 200) -> Response:
 def admin_app(title: str, router: APIRouter, lifespan: Any, log: logging.Logger) -> FastAPI:
     """An admin API: ``router``'s routes, a request id on every answer, every error
     (``AdminError``, an unknown URL or method, a bug) in the shape above, and ``/metrics``
-    (Prometheus text) for a token with any scope of ``app.state.runtime.tokens``."""
+    (Prometheus text) and ``/v1/whoami`` (the token's name and scopes) for a token with any
+    scope of ``app.state.runtime.tokens``."""
     app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None)
 
     @app.get("/metrics")
@@ -129,6 +130,18 @@ def admin_app(title: str, router: APIRouter, lifespan: Any, log: logging.Logger)
         except AccessDenied as refusal:
             raise denied(refusal) from None
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/whoami")
+    async def whoami(request: Request) -> Response:
+        """The caller's token name and scopes (the console shows what a token may do)."""
+        tokens: TokenBook = request.app.state.runtime.tokens
+        try:
+            token = tokens.authorize(
+                request.headers.get("authorization", ""), "operator", "finance", "support"
+            )
+        except AccessDenied as refusal:
+            raise denied(refusal) from None
+        return json_response({"name": token.name, "scopes": sorted(token.scopes)})
 
     @app.middleware("http")
     async def request_id(

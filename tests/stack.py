@@ -21,7 +21,7 @@ from tests.support import budget, free_port
 
 __all__ = ["SERVICES", "RunningStack", "stack_env", "tollway_cli"]
 
-SERVICES = ("SIMULATOR", "METERING", "BILLING", "DISPATCHER", "GATEWAY")
+SERVICES = ("SIMULATOR", "METERING", "BILLING", "DISPATCHER", "GATEWAY", "CONSOLE")
 
 
 def stack_env(data_dir: Path, **extra: str) -> dict[str, str]:

@@ -50,7 +50,7 @@ class Agent:
         return Run(done.returncode, done.stdout + done.stderr)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """The agents' own ``make run`` stack."""
     with RunningStack.session(tmp_path_factory, "agents") as running:

@@ -1,0 +1,65 @@
+"""The usage section a member and staff both see: metering's rows for the last N days,
+drawn as charts and listed as a table."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from fastapi import Request
+
+from schemas.money import format_usd
+
+from ..adapters.backends import BackendError
+from ..adapters.charts import bar_chart
+from ..domain.usage import by_field, by_token_kind, usage_totals
+from .pages import backends, rid
+
+__all__ = ["MAX_DAYS", "days_asked", "period", "usage_context"]
+
+#: Usage by key reads the event tables: metering serves at most 93 days of it.
+MAX_DAYS = 93
+
+
+def days_asked(request: Request, default: int = 30) -> int:
+    given = request.query_params.get("days", "")
+    return max(1, min(MAX_DAYS, int(given))) if given.isdigit() else default
+
+
+def period(days: int, today: date | None = None) -> dict[str, str]:
+    """The last ``days`` whole days, today included (UTC)."""
+    end = (today or datetime.now(UTC).date()) + timedelta(days=1)
+    return {"from": (end - timedelta(days=days)).isoformat(), "to": end.isoformat()}
+
+
+async def usage_context(
+    request: Request, account_id: str, bearer: str, days: int
+) -> dict[str, Any]:
+    """Charts and rows of ``account_id``'s usage, read with ``bearer``; a refusal is shown
+    in the section, not as the page's error."""
+    api = backends(request)
+    asked = period(days)
+    context: dict[str, Any] = {"days": days, "max_days": MAX_DAYS, "split_label": "Key"}
+    try:
+        path = f"/v1/usage/{account_id}"
+        by_model = (
+            await api.call("metering", "GET", path, bearer, params=asked, rid=rid(request))
+        ).body
+        by_key = (
+            await api.call(
+                "metering", "GET", path, bearer, params=asked | {"by": "key"}, rid=rid(request)
+            )
+        ).body
+    except BackendError as exc:
+        return context | {"usage_error": exc.message, "usage_rows": [], "charts": []}
+    rows, key_rows = by_model["data"], by_key["data"]
+    totals = usage_totals(rows)
+    return context | {
+        "usage_rows": key_rows,
+        "totals": totals | {"cost": format_usd(totals["cost_nano"])},
+        "charts": [
+            bar_chart("Tokens per day, by kind", by_token_kind(rows)),
+            bar_chart("USD per day, by model", by_field(rows, "model", "cost"), usd=True),
+            bar_chart("Tokens per day, by key", by_field(key_rows, "key_id", "tokens")),
+        ],
+    }

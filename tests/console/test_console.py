@@ -1,0 +1,163 @@
+"""The console's story in a real browser, as its users live it: an operator creates an
+account, tops it up and adds a member; the member signs in, asks for developer access;
+the operator approves it; the member creates a key and uses it with the OpenAI SDK, then
+finds the request in their usage chart and in the lookup; support finds it too; finance
+sees it in the report and downloads it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+
+import openai
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.console.conftest import Shots
+from tests.stack import RunningStack
+from tests.support import unique, wait_until
+
+pytestmark = pytest.mark.console
+
+
+def reload_until(page: Page, found: Callable[[str], bool], what: str, timeout: float = 30) -> str:
+    """Reload until the page's main text satisfies ``found`` (server-rendered pages do not
+    change on their own); the text it ends with."""
+    seen = {"text": ""}
+
+    def check() -> bool:
+        page.reload()
+        seen["text"] = page.inner_text("main")
+        return found(seen["text"])
+
+    try:
+        wait_until(check, timeout, what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the page said:\n{seen['text'][:3000]}") from None
+    return seen["text"]
+
+
+def test_operator_member_support_and_finance_in_a_browser(
+    stack: RunningStack, browser: Browser, shots: Shots
+) -> None:
+    console, gateway = stack.url("console"), stack.url("gateway")
+    operator = browser.new_context(base_url=console).new_page()
+    member = browser.new_context(base_url=console).new_page()
+
+    # The operator signs in with the stack's admin token and creates a funded account.
+    operator.goto("/")
+    assert operator.url.endswith("/sign-in")
+    shots(operator, "sign-in")
+    operator.fill("input[name=token]", stack.admin_token)
+    operator.click("#staff-sign-in")
+    assert operator.url.endswith("/accounts"), operator.inner_text("main")
+    operator.fill("#create-account input[name=name]", "Browser Co")
+    operator.click("#create-account button")
+    assert re.search(r"/accounts/acc_\w+", operator.url), operator.inner_text("main")
+    account_id = operator.url.rsplit("/", 1)[1].split("?")[0]
+    operator.fill("#top-up input[name=amount_usd]", "20")
+    operator.click("#top-up button")
+    reload_until(operator, lambda t: "19.000000000 USD" in t, "the top-up in the balance")
+
+    # The operator adds a member; the first password is on the page, once.
+    email = f"{unique('grace')}@example.com"
+    operator.fill("#add-member input[name=email]", email)
+    operator.click("#add-member button")
+    password = operator.inner_text("#first-password").strip()
+    assert len(password) >= 20
+    shots(operator, "account-member-added")
+    reload_until(operator, lambda t: email in t, "the member in the account's list")
+    assert password not in operator.content()  # shown once: not on the page any more
+
+    # The member signs in, cannot create keys yet, and asks for access.
+    member.goto("/sign-in")
+    member.fill("input[name=email]", email)
+    member.fill("input[name=password]", password)
+    member.click("#member-sign-in")
+    assert member.url.endswith("/me"), member.inner_text("main")
+    assert "19.000000000 USD" in member.inner_text("#balance")
+    member.click("#ask-access")
+    assert "Developer access requested" in member.inner_text("main")
+    member.goto("/me/keys")
+    assert member.locator("#create-key").count() == 0
+
+    # The operator approves it from the queue.
+    operator.goto("/approvals")
+    reload_until(operator, lambda t: email in t, "the request in the approval queue")
+    shots(operator, "approvals")
+    operator.locator("#members tr", has_text=email).locator("button", has_text="Approve").click()
+    assert "Developer access approved" in operator.inner_text("main")
+
+    # The member creates a key (the secret is shown once) and calls a model with it.
+    member.goto("/me/keys")
+    member.fill("#create-key input[name=name]", "laptop")
+    member.fill("#create-key input[name=allowed_models]", "sim-small")
+    member.click("#create-key button")
+    secret = member.inner_text("#secret-value").strip()
+    assert secret.startswith("tw_"), secret
+    shots(member, "key-created")
+    member.goto("/me/keys")
+    assert secret not in member.content() and "laptop" in member.inner_text("#keys")
+
+    client = openai.OpenAI(base_url=gateway + "/v1", api_key=secret, max_retries=0)
+    answered: dict[str, str] = {}
+
+    def call() -> bool:
+        try:
+            raw = client.chat.completions.with_raw_response.create(
+                model="sim-small", messages=[{"role": "user", "content": "Hello, console"}]
+            )
+        except openai.APIStatusError:  # the new key has not reached the gateway yet
+            return False
+        answered["request_id"] = raw.headers["x-request-id"]
+        return bool(raw.parse().choices[0].message.content)
+
+    wait_until(call, 30, "a call with the member's new key")
+    request_id = answered["request_id"]
+
+    # The request shows in the member's usage (chart and table) and in their lookup.
+    member.goto("/me/usage")
+    text = reload_until(member, lambda t: "1 requests" in t, "the request in the usage page")
+    assert "sim-small" in member.inner_text("#usage-table")
+    assert member.locator("figure.chart svg").count() == 3
+    assert "No usage" not in text
+    shots(member, "usage")
+    member.goto(f"/me/requests?request_id={request_id}")
+    reload_until(member, lambda t: "USD at price version" in t, "the request's charge")
+    shots(member, "request-lookup")
+    stranger = "req_" + "0" * 32
+    member.goto(f"/me/requests?request_id={stranger}")
+    assert f"No request {stranger}" in member.inner_text("main")
+
+    # Support finds the same trail, with the account around it.
+    operator.goto(f"/support?request_id={request_id}")
+    trail = operator.inner_text("#trail")
+    assert account_id in trail and "completed" in trail and "sim-small" in trail
+    shots(operator, "support")
+
+    # Finance sees the revenue and downloads the report as CSV.
+    operator.goto("/finance")
+    earned = re.compile(r"revenue (?!0\.000000000 )[0-9.]+ USD")
+    totals = reload_until(operator, lambda t: bool(earned.search(t)), "revenue in the report")
+    assert "Clean" in operator.inner_text("#reconcile"), totals
+    shots(operator, "finance")
+    with operator.expect_download() as download:
+        operator.click("#download-csv")
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
+    assert rows and sum(int(r["requests"]) for r in rows) >= 1
+
+    # Every service healthy on the status page; prices listed.
+    operator.goto("/status")
+    assert operator.locator("#services tr.bad").count() == 0
+    assert "sim-small" in operator.inner_text("#prices")
+    shots(operator, "status")
+
+    # Signing out ends the member's session at billing too.
+    member.goto("/me")
+    shots(member, "member-account")
+    member.click("header .signout button")
+    assert member.url.endswith("/sign-in?done=signed_out")
+    member.goto("/me")
+    assert member.url.endswith("/sign-in")
