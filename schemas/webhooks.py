@@ -15,7 +15,19 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["master_key", "signing_secret"]
+from .events import BalanceRanLow, DeveloperAccessRequested, EventParked, KeyLimitReached, QuotaUsed
+
+__all__ = ["ALERT_TYPES", "master_key", "signing_secret"]
+
+#: What a webhook may receive (billing checks a registration against it; the console
+#: offers it).
+ALERT_TYPES = (
+    BalanceRanLow.TYPE,
+    QuotaUsed.TYPE,
+    KeyLimitReached.TYPE,
+    DeveloperAccessRequested.TYPE,
+    EventParked.TYPE,
+)
 
 
 def signing_secret(master: bytes, webhook_id: str) -> str:

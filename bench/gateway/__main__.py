@@ -124,6 +124,8 @@ async def bench(seconds: float, rounds_per_scenario: int, only: str = "") -> dic
                 busy = (cpu_seconds(gw.proc.pid) - cpu0) / (time.perf_counter() - t0)  # type: ignore[union-attr]
                 rounds.append(_round(direct, via, busy))
             results[name] = _median_round(rounds)
+        if not only or "metrics" in only:
+            results["metrics"] = await _metrics_cost(broker, catalog, work, gw, auth, seconds)
         if not only or "workers" in only:
             results["workers"] = await _workers(broker, catalog, work, gw, sim, auth, seconds)
         async with __import__("httpx").AsyncClient() as client:
@@ -136,6 +138,46 @@ async def bench(seconds: float, rounds_per_scenario: int, only: str = "") -> dic
         sim.stop()
         await asyncio.to_thread(broker.stop)
         shutil.rmtree(work, ignore_errors=True)
+
+
+async def _metrics_cost(
+    broker: KafkaBroker,
+    catalog: Path,
+    work: Path,
+    measured: ServiceProcess,
+    auth: dict[str, str],
+    seconds: float,
+) -> dict[str, Any]:
+    """The gateway with its request metrics (``measured``) against one without them
+    (``TOLLWAY_METRICS=0``), on the same core, alternately, three rounds each, non-streaming
+    at 64 connections: what counting every request costs in throughput and CPU."""
+    port = free_port()
+    env = gateway_env(broker.bootstrap_servers, catalog, work / "spool-bare", port)
+    bare = ServiceProcess("services.gateway", port, env | {"TOLLWAY_METRICS": "0"}, work)
+    bare.start("/readyz")
+    try:
+        if (os.cpu_count() or 1) >= 2:
+            pin(bare.proc.pid, {0})  # type: ignore[union-attr]
+        by: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+        for _ in range(3):
+            for label, gateway in (("on", measured), ("off", bare)):
+                cpu0, t0 = cpu_seconds(gateway.proc.pid), time.perf_counter()  # type: ignore[union-attr]
+                got = await _measure(gateway.port, "/v1/chat/completions", _CHAT, auth, 64, seconds)
+                busy = cpu_seconds(gateway.proc.pid) - cpu0  # type: ignore[union-attr]
+                served = got["rps"] * (time.perf_counter() - t0)
+                by[label].append(got | {"cpu_us_per_request": round(busy / served * 1e6, 1)})
+    finally:
+        bare.stop()
+    middle = {k: sorted(v, key=lambda r: r["rps"])[1] for k, v in by.items()}
+    on, off = middle["on"], middle["off"]
+    return {
+        "metrics_on": on | {"rps_spread": [r["rps"] for r in by["on"]]},
+        "metrics_off": off | {"rps_spread": [r["rps"] for r in by["off"]]},
+        "ratio_rps_on_to_off": round(on["rps"] / off["rps"], 3) if off["rps"] else None,
+        "ratio_cpu_per_request_on_to_off": round(
+            on["cpu_us_per_request"] / off["cpu_us_per_request"], 3
+        ),
+    }
 
 
 def _gateway_cpu(pid: int) -> float:
@@ -234,7 +276,7 @@ def _table(results: dict[str, Any]) -> str:
         "+p50 ms  +p99 ms  gw cores  rps/core  errors"
     ]
     for key, r in results.items():
-        if not isinstance(r, dict) or key == "workers":
+        if not isinstance(r, dict) or key in ("workers", "metrics"):
             continue
         d, g = r["direct"], r["gateway"]
         rows.append(
@@ -249,6 +291,18 @@ def _table(results: dict[str, Any]) -> str:
                 f"{'':<22} over {r['rounds']} rounds: +p50 {spread['overhead_p50_ms']}, "
                 f"+p99 {spread['overhead_p99_ms']}, rps/core {spread['gateway_rps_per_core']}"
             )
+    metrics = results.get("metrics")
+    if metrics:
+        for label in ("on", "off"):
+            m = metrics[f"metrics_{label}"]
+            rows.append(
+                f"metrics {label:<3} non-streaming c64: {m['rps']} rps (rounds {m['rps_spread']}),"
+                f" p99 {m['p99_ms']} ms, {m['cpu_us_per_request']} us CPU a request"
+            )
+        rows.append(
+            f"metrics on / off: {metrics['ratio_rps_on_to_off']}x rps, "
+            f"{metrics['ratio_cpu_per_request_on_to_off']}x CPU a request"
+        )
     workers = results.get("workers")
     if workers:
         for n in ("1", "2"):

@@ -22,6 +22,7 @@ from .domain.standing import AccountStore, KeyStore
 from .entrypoints.http import Runtime, build_app
 from .entrypoints.state_feed import state_feed
 from .service_layer.context import Deps
+from .service_layer.ports import NoMetrics
 from .settings import GatewaySettings
 
 __all__ = ["create_app"]
@@ -67,7 +68,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             upstream=upstream,
             events=publisher,
             prices=prices,
-            metrics=PrometheusMetrics(),
+            metrics=PrometheusMetrics() if cfg.metrics else NoMetrics(),
             reports=reports,
             refuse_when_backlog_older_than_s=cfg.refuse_when_backlog_older_than_s,
         )

@@ -22,6 +22,13 @@ def _workers() -> int:
     return int(raw)
 
 
+def _metrics() -> bool:
+    raw = _env("TOLLWAY_METRICS", "1")
+    if raw not in ("0", "1"):
+        raise ValueError(f"TOLLWAY_METRICS must be 0 or 1, not {raw!r}")
+    return raw == "1"
+
+
 def _worker() -> int | None:
     raw = os.environ.get("TOLLWAY_GATEWAY_WORKER")
     return int(raw) if raw else None
@@ -57,6 +64,9 @@ class GatewaySettings:
     #: (``worker-<n>`` under the spool folder, the same after a restart) and its own view
     #: of keys and balances; rate limits are shared between them as between gateways.
     workers: int = field(default_factory=_workers)
+    #: Request metrics on ``/metrics`` (``0`` leaves them out: ``make bench-gateway``
+    #: measures what they cost against that).
+    metrics: bool = field(default_factory=_metrics)
     #: Set by the supervisor for each worker: its number and the socket it serves.
     worker: int | None = field(default_factory=_worker)
     listen_fd: int | None = field(

@@ -38,6 +38,8 @@ class Shots:
 
     def __init__(self) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
+        for old in SHOTS.glob("*.png"):  # this run's pages only
+            old.unlink()
         self.taken = 0
 
     def __call__(self, page: Page, name: str) -> None:

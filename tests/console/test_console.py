@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import openai
 import pytest
@@ -17,7 +19,7 @@ from playwright.sync_api import Browser, Page
 
 from tests.console.conftest import Shots
 from tests.stack import RunningStack
-from tests.support import unique, wait_until
+from tests.support import free_port, unique, wait_until
 
 pytestmark = pytest.mark.console
 
@@ -39,8 +41,30 @@ def reload_until(page: Page, found: Callable[[str], bool], what: str, timeout: f
     return seen["text"]
 
 
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[bytes]]]:
+    """A webhook receiver on this machine: its URL, and the bodies it was sent."""
+    got: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(self.rfile.read(int(self.headers["content-length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/tollway", got
+    finally:
+        server.shutdown()
+
+
 def test_operator_member_support_and_finance_in_a_browser(
-    stack: RunningStack, browser: Browser, shots: Shots
+    stack: RunningStack, browser: Browser, shots: Shots, receiver: tuple[str, list[bytes]]
 ) -> None:
     console, gateway = stack.url("console"), stack.url("gateway")
     operator = browser.new_context(base_url=console).new_page()
@@ -60,6 +84,15 @@ def test_operator_member_support_and_finance_in_a_browser(
     operator.fill("#top-up input[name=amount_usd]", "20")
     operator.click("#top-up button")
     reload_until(operator, lambda t: "19.000000000 USD" in t, "the top-up in the balance")
+    audit = operator.inner_text("#audit")
+    assert "balance.top_up" in audit and "20.000000000" in audit and "env" in audit, audit
+
+    # Its alerts go to a webhook (the signing secret shown once).
+    hook_url, delivered = receiver
+    operator.fill("#add-webhook input[name=url]", hook_url)
+    operator.click("#add-webhook button")
+    assert operator.inner_text("#webhook-secret").startswith("whsec_")
+    assert hook_url in operator.inner_text("#webhooks")
 
     # The operator adds a member; the first password is on the page, once.
     email = f"{unique('grace')}@example.com"
@@ -80,6 +113,14 @@ def test_operator_member_support_and_finance_in_a_browser(
     assert "19.000000000 USD" in member.inner_text("#balance")
     member.click("#ask-access")
     assert "Developer access requested" in member.inner_text("main")
+    member.goto("/me/alerts")
+    reload_until(
+        member,
+        lambda t: "member.developer_access_requested: delivered" in t,
+        "the access request delivered to the webhook",
+    )
+    assert any(b"developer_access_requested" in body for body in delivered)
+    shots(member, "alerts")
     member.goto("/me/keys")
     assert member.locator("#create-key").count() == 0
 
@@ -152,6 +193,12 @@ def test_operator_member_support_and_finance_in_a_browser(
     operator.goto("/status")
     assert operator.locator("#services tr.bad").count() == 0
     assert "sim-small" in operator.inner_text("#prices")
+    operator.fill("#set-price input[name=model]", "sim-large")
+    for field, usd in (("input", "3"), ("output", "15"), ("cache_read", "0.3")):
+        operator.fill(f"#set-price input[name={field}]", usd)
+    operator.click("#set-price button")
+    assert "Price recorded" in operator.inner_text("main"), operator.inner_text("main")
+    assert "15.000000000" in operator.inner_text("#prices")
     shots(operator, "status")
 
     # Signing out ends the member's session at billing too.

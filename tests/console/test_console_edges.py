@@ -150,6 +150,16 @@ def test_hostile_ids_names_and_sizes(stack: RunningStack, browser_like: httpx.Cl
         data={"csrf": _csrf(browser_like, "/accounts"), "amount_usd": "1e400"},
     )
     assert bad_money.status_code == 400 and "amount_usd" in bad_money.text
+    bad_hook = browser_like.post(
+        f"/accounts/{stack.cli_json('accounts', 'create', 'Hook Co')['account_id']}/webhooks",
+        data={"csrf": _csrf(browser_like, "/accounts"), "url": "ftp://files.example/x"},
+    )
+    assert bad_hook.status_code == 400 and "url" in bad_hook.text
+    slashed = browser_like.post(
+        "/prices",
+        data={"csrf": _csrf(browser_like, "/status"), "model": "../admin", "input": "1"},
+    )
+    assert slashed.status_code == 400
 
 
 def test_approval_redirects_only_inside_the_console(

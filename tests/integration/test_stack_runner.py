@@ -102,7 +102,7 @@ def test_stack_serves_health_then_stops_everything_on_ctrl_c(
     assert "already using" in second.stderr and "Traceback" not in second.stderr
 
     children = _children(proc.pid)
-    assert len(children) == 6  # the broker and five services
+    assert len(children) == 7  # the broker and six services
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
     wait_until(

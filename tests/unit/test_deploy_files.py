@@ -31,7 +31,7 @@ def test_every_setting_a_tollway_service_is_given_is_one_the_code_reads() -> Non
     services = _compose()["services"]
     read = _read_by_code()
     ours = {name: s for name, s in services.items() if name not in OFFICIAL}
-    assert set(ours) == {"topics", "billing", "metering", "dispatcher", "gateway"}
+    assert set(ours) == {"topics", "billing", "metering", "dispatcher", "gateway", "console"}
     for name, service in ours.items():
         unknown = set(service["environment"]) - read
         assert not unknown, (name, sorted(unknown))
@@ -86,7 +86,7 @@ def test_the_kubernetes_manifests_give_known_settings_and_probe_every_server() -
             ).with_suffix(".py").exists(), module
             if doc["kind"] != "Job":
                 servers[doc["metadata"]["name"]] = container
-    assert set(servers) == {"billing", "metering", "dispatcher", "gateway"}
+    assert set(servers) == {"billing", "metering", "dispatcher", "gateway", "console"}
     for name, container in servers.items():
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
         assert container["resources"]["requests"], name

@@ -9,30 +9,15 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from schemas.events import (
-    BalanceRanLow,
-    DeveloperAccessRequested,
-    EventParked,
-    KeyLimitReached,
-    QuotaUsed,
-    WebhookRecorded,
-)
+from schemas.events import WebhookRecorded
 from schemas.topics import WEBHOOKS
-from schemas.webhooks import signing_secret
+from schemas.webhooks import ALERT_TYPES, signing_secret
 
 from ..errors import BadRequest, NotFound
 from .admin import AdminRuntime, known
 
 __all__ = ["ALERT_TYPES", "MAX_WEBHOOKS", "delete", "listed", "register"]
 
-#: What a webhook may receive.
-ALERT_TYPES = (
-    BalanceRanLow.TYPE,
-    QuotaUsed.TYPE,
-    KeyLimitReached.TYPE,
-    DeveloperAccessRequested.TYPE,
-    EventParked.TYPE,
-)
 #: Active webhooks per account.
 MAX_WEBHOOKS = 10
 

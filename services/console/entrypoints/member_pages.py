@@ -26,7 +26,7 @@ from .pages import (
     text,
     viewer,
 )
-from .usage_view import days_asked, period, usage_context
+from .usage_view import days_asked, period, usage_context, webhooks_context
 
 __all__ = ["router"]
 
@@ -155,8 +155,15 @@ async def revoke_key(request: Request, key_id: str) -> Response:
 @router.get("/me/usage")
 async def usage(request: Request) -> Response:
     me = await viewer(request, "member")
+    keys = await backends(request).call(
+        "billing", "GET", "/v1/me/keys", me.who.bearer, rid=rid(request)
+    )
     context = await usage_context(
-        request, me.account_id, settings(request).service_token, days_asked(request)
+        request,
+        me.account_id,
+        settings(request).service_token,
+        days_asked(request),
+        keys.body["data"],
     )
     return render(request, "usage.html", "Usage", me, account=me.me["account"], **context)
 
@@ -172,3 +179,10 @@ async def lookup(request: Request) -> Response:
             raise not_found(asked)  # as an unknown id: another account's ids are not confirmed
         context["trail"] = trail
     return render(request, "lookup.html", "Requests", me, **context)
+
+
+@router.get("/me/alerts")
+async def alerts(request: Request) -> Response:
+    me = await viewer(request, "member")
+    hooks = await webhooks_context(request, me.account_id, settings(request).service_token)
+    return render(request, "alerts.html", "Alerts", me, **hooks)

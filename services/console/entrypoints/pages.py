@@ -48,10 +48,13 @@ DONE = {
     "session_ended": "Your session ended: sign in again.",
     "access_requested": "Developer access requested: an operator will look at it.",
     "key_revoked": "The key is revoked: requests with it are refused from now on.",
+    "webhook_removed": "The webhook is removed: no more alerts go to it.",
+    "price_set": "Price recorded: requests from its effective time are charged at it.",
     "account_created": "Account created.",
     "topped_up": "Top-up recorded.",
     "pending": "Sent: billing has not confirmed it yet; reload in a moment.",
     "adjusted": "Adjustment recorded.",
+    "plan_changed": "Plan changed: it applies from now on.",
     "approved": "Developer access approved.",
     "revoked": "Developer access revoked: the member's keys are refused until approved again.",
 }

@@ -8,6 +8,7 @@ import contextlib
 import re
 from datetime import datetime, time, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -20,7 +21,7 @@ from ..domain.usage import by_field
 from .member_pages import key_body
 from .pages import Viewer, backends, form, render, request_trail, rid, safe_id, text, viewer
 from .session import Refused
-from .usage_view import days_asked, usage_context
+from .usage_view import days_asked, usage_context, webhooks_context
 
 __all__ = ["router"]
 
@@ -95,7 +96,15 @@ async def _account_page(
         context["members"] = members
     except BackendError as exc:
         context["members_error"] = exc.message
-    usage = await usage_context(request, account_id, who.who.bearer, days_asked(request))
+    usage = await usage_context(
+        request, account_id, who.who.bearer, days_asked(request), found["keys"]
+    )
+    hooks = await webhooks_context(request, account_id, who.who.bearer)
+    if "operator" in who.scopes:  # billing's audit needs it
+        trail = await _call(
+            request, who, "billing", "GET", "/v1/audit", None, {"account_id": account_id}
+        )
+        context["audit"] = [_usd_columns(a) for a in trail["data"][:100]]
     return render(
         request,
         "account.html",
@@ -109,8 +118,22 @@ async def _account_page(
         cannot_create="Creating keys needs the operator scope.",
         back=f"/accounts/{account_id}",
         no_members="No members yet: `tollway members add` adds one.",
+        can_manage_webhooks="operator" in who.scopes,
+        **hooks,
         **usage,
         **context,
+    )
+
+
+async def _refused_on(
+    request: Request, who: Viewer, account_id: str, exc: BackendError
+) -> Response:
+    """A form the service refused, shown on the account's page with the service's message
+    (an unknown account, or a service failing, is the error page instead)."""
+    if exc.status >= 500 or exc.status == 404:
+        raise exc
+    return await _account_page(
+        request, who, account_id, exc.status, error=exc.message, error_request_id=exc.request_id
     )
 
 
@@ -135,11 +158,7 @@ async def _money(request: Request, account_id: str, kind: str) -> Response:
             request, who, "billing", "POST", f"/v1/accounts/{account_id}/{kind}", body=body
         )
     except BackendError as exc:
-        if exc.status >= 500 or exc.status == 404:
-            raise
-        return await _account_page(
-            request, who, account_id, exc.status, error=exc.message, error_request_id=exc.request_id
-        )
+        return await _refused_on(request, who, account_id, exc)
     label = _done(done, "topped_up" if kind == "top-ups" else "adjusted")
     return RedirectResponse(f"/accounts/{account_id}?done={label}", 303)
 
@@ -154,6 +173,23 @@ async def adjust(request: Request, account_id: str) -> Response:
     return await _money(request, account_id, "adjustments")
 
 
+@router.post("/accounts/{account_id}/plan")
+async def change_plan(request: Request, account_id: str) -> Response:
+    who = await viewer(request, "staff", "operator")
+    account_id = safe_id(account_id)
+    given = await form(request)
+    body = {
+        "plan": text(given, "plan", 20),
+        "reason": text(given, "reason"),
+        "idempotency_key": text(given, "idempotency_key", 64),
+    }
+    try:
+        done = await _call(request, who, "billing", "POST", f"/v1/accounts/{account_id}/plan", body)
+    except BackendError as exc:
+        return await _refused_on(request, who, account_id, exc)
+    return RedirectResponse(f"/accounts/{account_id}?done={_done(done, 'plan_changed')}", 303)
+
+
 @router.post("/accounts/{account_id}/keys")
 async def create_key(request: Request, account_id: str) -> Response:
     who = await viewer(request, "staff", "operator")
@@ -164,11 +200,7 @@ async def create_key(request: Request, account_id: str) -> Response:
             request, who, "billing", "POST", f"/v1/accounts/{account_id}/keys", body=body
         )
     except BackendError as exc:
-        if exc.status >= 500 or exc.status == 404:
-            raise
-        return await _account_page(
-            request, who, account_id, exc.status, error=exc.message, error_request_id=exc.request_id
-        )
+        return await _refused_on(request, who, account_id, exc)
     title = f"Key “{body['name']}” created"
     return await _account_page(request, who, account_id, 201, secret=made["secret"], heading=title)
 
@@ -207,14 +239,34 @@ async def add_member(request: Request, account_id: str) -> Response:
             request, who, "billing", "POST", f"/v1/accounts/{account_id}/members", body
         )
     except BackendError as exc:
-        if exc.status >= 500 or exc.status == 404:
-            raise
-        return await _account_page(
-            request, who, account_id, exc.status, error=exc.message, error_request_id=exc.request_id
-        )
+        return await _refused_on(request, who, account_id, exc)
     return await _account_page(
         request, who, account_id, 201, first_password=added["password"], new_member=body["email"]
     )
+
+
+@router.post("/accounts/{account_id}/webhooks")
+async def add_webhook(request: Request, account_id: str) -> Response:
+    who = await viewer(request, "staff", "operator")
+    account_id = safe_id(account_id)
+    given = await form(request)
+    events = [e for e in given.getlist("events") if isinstance(e, str)][:20]
+    body = {"url": text(given, "url", 2048), "events": events}
+    try:
+        added = await _call(
+            request, who, "billing", "POST", f"/v1/accounts/{account_id}/webhooks", body
+        )
+    except BackendError as exc:
+        return await _refused_on(request, who, account_id, exc)
+    return await _account_page(request, who, account_id, 201, webhook_secret=added["secret"])
+
+
+@router.post("/accounts/{account_id}/webhooks/{webhook_id}/delete")
+async def delete_webhook(request: Request, account_id: str, webhook_id: str) -> Response:
+    who = await viewer(request, "staff", "operator")
+    await form(request)
+    await _call(request, who, "billing", "DELETE", f"/v1/webhooks/{safe_id(webhook_id)}")
+    return RedirectResponse(f"/accounts/{safe_id(account_id)}?done=webhook_removed", 303)
 
 
 @router.get("/approvals")
@@ -292,7 +344,7 @@ def _usd_columns(row: dict[str, Any]) -> dict[str, Any]:
     ordered = [k for k in _GROUPS if k in row] + [k for k in row if k not in _GROUPS]
     return {
         (k[: -len("_nano")] if k.endswith("_nano") else k): (
-            format_usd(int(row[k])) if k.endswith("_nano") else row[k]
+            format_usd(int(row[k])) if k.endswith("_nano") and row[k] is not None else row[k]
         )
         for k in ordered
     }
@@ -364,13 +416,11 @@ async def export(request: Request) -> Response:
     )
 
 
-@router.get("/status")
-async def status(request: Request) -> Response:
-    who = await viewer(request, "staff")
+async def _status_page(request: Request, who: Viewer, code: int = 200, **extra: Any) -> Response:
     api = backends(request)
     services = []
     for name in ("gateway", "billing", "metering", "dispatcher"):
-        code, body = await api.health(name)
+        answered, body = await api.health(name)
         details = (
             [(k, v) for k, v in body.items() if k != "status"] if isinstance(body, dict) else []
         )
@@ -378,8 +428,8 @@ async def status(request: Request) -> Response:
         services.append(
             {
                 "name": name,
-                "ok": code == 200,
-                "status": f"{code or '—'} {state or ''}",
+                "ok": answered == 200,
+                "status": f"{answered or '—'} {state or ''}",
                 "details": details[:12],
             }
         )
@@ -389,4 +439,34 @@ async def status(request: Request) -> Response:
         context["prices"] = [{"model": m["model"]} | v for m in listed for v in m["versions"]]
     except BackendError as exc:
         context["prices_error"] = exc.message
-    return render(request, "status.html", "Status", who, **context)
+    return render(request, "status.html", "Status", who, code, **context, **extra)
+
+
+@router.get("/status")
+async def status(request: Request) -> Response:
+    return await _status_page(request, await viewer(request, "staff"))
+
+
+@router.post("/prices")
+async def set_price(request: Request) -> Response:
+    who = await viewer(request, "staff", "operator")
+    given = await form(request)
+    body: dict[str, Any] = {
+        k: text(given, k, 30) for k in ("input", "output", "cache_read", "cache_write")
+    }
+    body["cache_write"] = body["cache_write"] or "0"
+    if when := text(given, "effective_from", 40):
+        body["effective_from"] = when
+    model = text(given, "model", 256)
+    if not model or "/" in model or model in (".", ".."):
+        message = "Name the model (the prices API takes no '/' in a model's name)."
+        return await _status_page(request, who, 400, error=message)
+    try:
+        await _call(request, who, "billing", "PUT", f"/v1/prices/{quote(model, safe='')}", body)
+    except BackendError as exc:
+        if exc.status >= 500:
+            raise
+        return await _status_page(
+            request, who, exc.status, error=exc.message, error_request_id=exc.request_id
+        )
+    return RedirectResponse("/status?done=price_set", 303)

@@ -9,13 +9,14 @@ from typing import Any
 from fastapi import Request
 
 from schemas.money import format_usd
+from schemas.webhooks import ALERT_TYPES
 
 from ..adapters.backends import BackendError
 from ..adapters.charts import bar_chart
 from ..domain.usage import by_field, by_token_kind, usage_totals
 from .pages import backends, rid
 
-__all__ = ["MAX_DAYS", "days_asked", "period", "usage_context"]
+__all__ = ["MAX_DAYS", "days_asked", "period", "usage_context", "webhooks_context"]
 
 #: Usage by key reads the event tables: metering serves at most 93 days of it.
 MAX_DAYS = 93
@@ -33,10 +34,15 @@ def period(days: int, today: date | None = None) -> dict[str, str]:
 
 
 async def usage_context(
-    request: Request, account_id: str, bearer: str, days: int
+    request: Request,
+    account_id: str,
+    bearer: str,
+    days: int,
+    keys: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Charts and rows of ``account_id``'s usage, read with ``bearer``; a refusal is shown
-    in the section, not as the page's error."""
+    """Charts and rows of ``account_id``'s usage, read with ``bearer`` (``keys``, billing's
+    key records, name the keys); a refusal is shown in the section, not as the page's
+    error."""
     api = backends(request)
     asked = period(days)
     context: dict[str, Any] = {"days": days, "max_days": MAX_DAYS, "split_label": "Key"}
@@ -52,7 +58,9 @@ async def usage_context(
         ).body
     except BackendError as exc:
         return context | {"usage_error": exc.message, "usage_rows": [], "charts": []}
-    rows, key_rows = by_model["data"], by_key["data"]
+    names = {k["key_id"]: f"{k['name'] or k['key_id']} ({k['prefix']}…)" for k in keys or []}
+    rows = by_model["data"]
+    key_rows = [r | {"key": names.get(r["key_id"], r["key_id"])} for r in by_key["data"]]
     totals = usage_totals(rows)
     return context | {
         "usage_rows": key_rows,
@@ -60,6 +68,30 @@ async def usage_context(
         "charts": [
             bar_chart("Tokens per day, by kind", by_token_kind(rows)),
             bar_chart("USD per day, by model", by_field(rows, "model", "cost"), usd=True),
-            bar_chart("Tokens per day, by key", by_field(key_rows, "key_id", "tokens")),
+            bar_chart("Tokens per day, by key", by_field(key_rows, "key", "tokens")),
         ],
     }
+
+
+async def webhooks_context(request: Request, account_id: str, bearer: str) -> dict[str, Any]:
+    """``account_id``'s webhooks, each with its last deliveries (the dispatcher's log), read
+    with ``bearer``; a refusal is shown in the section."""
+    api = backends(request)
+    try:
+        hooks = (
+            await api.call(
+                "billing", "GET", f"/v1/accounts/{account_id}/webhooks", bearer, rid=rid(request)
+            )
+        ).body["data"]
+        for hook in hooks:
+            log = await api.call(
+                "dispatcher",
+                "GET",
+                f"/v1/webhooks/{hook['webhook_id']}/deliveries",
+                bearer,
+                rid=rid(request),
+            )
+            hook["deliveries"] = log.body["data"][:5]
+    except BackendError as exc:
+        return {"webhooks_error": exc.message}
+    return {"webhooks": hooks, "alert_types": ALERT_TYPES}

@@ -95,6 +95,10 @@ def test_the_finance_form_keeps_today_and_rows_read_in_usd() -> None:
         ("revenue", "1.500000001"),
         ("requests", 3),
     ]
+    assert _usd_columns({"amount_nano": None, "command": "key.create"}) == {
+        "amount": None,
+        "command": "key.create",
+    }
 
 
 def test_the_console_needs_a_token_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:

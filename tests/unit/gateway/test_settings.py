@@ -1,4 +1,4 @@
-"""Gateway settings a tired operator may get wrong: the worker count."""
+"""Gateway settings a tired operator may get wrong: the worker count, the metrics switch."""
 
 from __future__ import annotations
 
@@ -27,3 +27,17 @@ def test_auto_is_one_worker_per_core_and_each_worker_has_its_own_spool(
     settings = GatewaySettings()
     assert settings.workers == (os.cpu_count() or 1)
     assert str(settings.spool_dir) == "/spool/worker-1"
+
+
+@pytest.mark.parametrize(("given", "wanted"), [("1", True), ("0", False), ("", True)])
+def test_request_metrics_are_on_unless_switched_off(
+    given: str, wanted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOLLWAY_METRICS", given)
+    assert GatewaySettings().metrics is wanted
+
+
+def test_a_metrics_switch_that_is_not_0_or_1_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOLLWAY_METRICS", "off")
+    with pytest.raises(ValueError, match="TOLLWAY_METRICS must be 0 or 1"):
+        GatewaySettings()
