@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 __all__ = ["BackendError", "Backends", "Reply"]
 
@@ -78,6 +79,26 @@ class Backends:
         if response.status_code >= 400:
             await self.call(service, "GET", path, bearer, None, params, rid)  # raises its error
         return response.content, response.headers.get("content-type", "application/octet-stream")
+
+    async def lag(self, service: str, bearer: str) -> list[dict[str, Any]]:
+        """The consumer lag per partition ``service`` reports on ``/metrics``; empty when it
+        reports none or cannot be read."""
+        try:
+            response = await self._client.get(
+                self.urls[service] + "/metrics",
+                headers={"authorization": f"Bearer {bearer}"},
+                timeout=5,
+            )
+        except httpx.HTTPError:
+            return []
+        if response.status_code != 200:
+            return []
+        return [
+            {"service": service, **sample.labels, "lag": int(sample.value)}
+            for family in text_string_to_metric_families(response.text)
+            if family.name.endswith("_consumer_lag")
+            for sample in family.samples
+        ]
 
     async def health(self, service: str) -> tuple[int, Any]:
         """``/healthz`` (``/readyz`` where a service has one), as status and body."""

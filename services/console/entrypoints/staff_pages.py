@@ -433,7 +433,8 @@ async def _status_page(request: Request, who: Viewer, code: int = 200, **extra: 
                 "details": details[:12],
             }
         )
-    context: dict[str, Any] = {"services": services}
+    lags = [row for name in ("billing", "metering") for row in await api.lag(name, who.who.bearer)]
+    context: dict[str, Any] = {"services": services, "lags": lags}
     try:
         listed = (await _call(request, who, "billing", "GET", "/v1/prices"))["data"]
         context["prices"] = [{"model": m["model"]} | v for m in listed for v in m["versions"]]
