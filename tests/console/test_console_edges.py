@@ -94,7 +94,7 @@ def test_forms_without_the_csrf_value_or_from_another_site_are_refused(
 
 
 def test_wrong_credentials_are_a_clear_4xx_with_the_request_id(
-    browser_like: httpx.Client,
+    browser_like: Browserish,
 ) -> None:
     bad = browser_like.post(
         "/sign-in", data={"csrf": _csrf(browser_like), "kind": "staff", "token": "twadm_nope"}
@@ -114,6 +114,13 @@ def test_wrong_credentials_are_a_clear_4xx_with_the_request_id(
     )
     odd = browser_like.post("/sign-in", data={"csrf": _csrf(browser_like), "kind": "root"})
     assert odd.status_code == 400
+    control = browser_like.post(
+        "/sign-in", data={"csrf": _csrf(browser_like), "kind": "staff", "token": "twadm_a\x01b"}
+    )
+    assert control.status_code == 401 and "not an admin token" in control.text
+    browser_like.jar["tollway_console"] = "staff:twadm_\u00e9x"  # a cookie made up by hand
+    refused = browser_like.get("/accounts")
+    assert refused.headers.get("location") == "/sign-in", (refused.status_code, refused.text[:300])
 
 
 def test_a_token_sees_only_the_pages_of_its_scopes(

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..adapters.backends import BackendError
 from . import member_pages, staff_pages
 from .pages import SignInFirst, backends, form, render, rid, settings, text, viewer
-from .session import Refused, Who, forget, remember, who
+from .session import BEARER, Refused, Who, forget, remember, who
 
 __all__ = ["build_app"]
 
@@ -138,6 +138,8 @@ async def sign_in(request: Request) -> Response:
             signed_in = Who("member", str(found.body["token"]))
         elif kind == "staff":
             token = text(given, "token", 512)
+            if not BEARER.fullmatch(token):
+                raise Refused(401, "That is not an admin token (they look like twadm_…).")
             await api.call("billing", "GET", "/v1/whoami", token, rid=rid(request))
             signed_in = Who("staff", token)
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Literal
@@ -22,9 +23,12 @@ from fastapi.responses import Response
 
 from ..settings import ConsoleSettings
 
-__all__ = ["Refused", "Who", "check_form", "csrf_field", "forget", "remember", "who"]
+__all__ = ["BEARER", "Refused", "Who", "check_form", "csrf_field", "forget", "remember", "who"]
 
 SESSION, CSRF = "tollway_console", "tollway_csrf"
+#: What a bearer the services issue looks like (visible ASCII): anything else is refused
+#: before it could reach a header (a control character there fails the call, not the caller).
+BEARER = re.compile(r"[!-~]{1,512}")
 
 
 class Refused(Exception):
@@ -43,7 +47,7 @@ class Who:
 
 def who(request: Request) -> Who | None:
     kind, _, bearer = request.cookies.get(SESSION, "").partition(":")
-    if kind in ("member", "staff") and bearer:
+    if kind in ("member", "staff") and BEARER.fullmatch(bearer):
         return Who("member" if kind == "member" else "staff", bearer)
     return None
 
