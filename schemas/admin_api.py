@@ -35,10 +35,18 @@ __all__ = [
     "denied",
     "error_body",
     "json_response",
+    "request_id_for",
 ]
 
 
 _REQUEST_ID = re.compile(r"req_[0-9a-f]{32}")
+
+
+def request_id_for(request: Request) -> str:
+    """The request id a proxy in front passed on (the gateway for members, the console for
+    staff), if it is one of ours, else a new one: one id end to end."""
+    given = request.headers.get("x-request-id", "")
+    return given if _REQUEST_ID.fullmatch(given) else "req_" + secrets.token_hex(16)
 
 
 class AdminError(Exception):
@@ -147,10 +155,7 @@ def admin_app(title: str, router: APIRouter, lifespan: Any, log: logging.Logger)
     async def request_id(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        # A proxy in front (the gateway, for members) passes its own: one id end to end.
-        given = request.headers.get("x-request-id", "")
-        ours = _REQUEST_ID.fullmatch(given) is not None
-        request.state.request_id = given if ours else "req_" + secrets.token_hex(16)
+        request.state.request_id = request_id_for(request)
         response = await call_next(request)
         response.headers["x-request-id"] = request.state.request_id
         return response

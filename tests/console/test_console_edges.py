@@ -152,6 +152,23 @@ def test_hostile_ids_names_and_sizes(stack: RunningStack, browser_like: httpx.Cl
         "/accounts", data={"csrf": _csrf(browser_like, "/accounts"), "name": "x" * 100_000}
     )
     assert huge.status_code == 413
+    csrf = _csrf(browser_like, "/accounts")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length to refuse it by
+        yield f"csrf={csrf}&name=".encode()
+        for _ in range(100):
+            yield b"x" * 1024
+
+    chunked = browser_like.post(
+        "/accounts",
+        content=chunks(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert chunked.status_code == 413
+    crowded = browser_like.post(
+        "/accounts", data={"csrf": csrf} | {f"f{i}": "1" for i in range(60)}
+    )
+    assert crowded.status_code == 400
     bad_money = browser_like.post(
         f"/accounts/{stack.cli_json('accounts', 'create', 'Edge Co')['account_id']}/top-ups",
         data={"csrf": _csrf(browser_like, "/accounts"), "amount_usd": "1e400"},

@@ -55,29 +55,15 @@ class Backends:
         """The service's JSON answer; ``BackendError`` for a 4xx/5xx or no answer.
         ``rid`` (the console's request id) is passed on: one id from browser to log."""
         response = await self._send(service, method, path, bearer, body, params, rid)
-        answered = response.headers.get("x-request-id")
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if response.status_code >= 400:
-            error = payload.get("error") if isinstance(payload, dict) else None
-            error = error if isinstance(error, dict) else {}
-            raise BackendError(
-                response.status_code,
-                str(error.get("code") or "error"),
-                str(error.get("message") or f"{service} answered {response.status_code}"),
-                str(error.get("request_id") or answered or "") or None,
-            )
-        return Reply(response.status_code, payload, answered)
+        _raise_refusal(service, response)
+        return Reply(response.status_code, _json(response), response.headers.get("x-request-id"))
 
     async def raw(
         self, service: str, path: str, bearer: str, params: dict[str, str], rid: str
     ) -> tuple[bytes, str]:
         """A download (CSV, Parquet): its bytes and content type."""
         response = await self._send(service, "GET", path, bearer, None, params, rid)
-        if response.status_code >= 400:
-            await self.call(service, "GET", path, bearer, None, params, rid)  # raises its error
+        _raise_refusal(service, response)
         return response.content, response.headers.get("content-type", "application/octet-stream")
 
     async def lag(self, service: str, bearer: str) -> list[dict[str, Any]]:
@@ -136,3 +122,26 @@ class Backends:
                 f"The {service} service did not answer ({type(exc).__name__}); try again.",
                 None,
             ) from None
+
+
+def _raise_refusal(service: str, response: httpx.Response) -> None:
+    """``BackendError`` with the service's own code, message and request id, for a 4xx/5xx
+    (whatever its body)."""
+    if response.status_code < 400:
+        return
+    payload = _json(response)
+    error = payload.get("error") if isinstance(payload, dict) else None
+    error = error if isinstance(error, dict) else {}
+    raise BackendError(
+        response.status_code,
+        str(error.get("code") or "error"),
+        str(error.get("message") or f"{service} answered {response.status_code}"),
+        str(error.get("request_id") or response.headers.get("x-request-id") or "") or None,
+    )
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
-import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from schemas.admin_api import request_id_for
+
 from ..adapters.backends import BackendError
 from . import member_pages, staff_pages
 from .pages import SignInFirst, backends, form, render, rid, settings, text, viewer
@@ -28,9 +28,6 @@ from .session import BEARER, Refused, Who, forget, remember, who
 __all__ = ["build_app"]
 
 log = logging.getLogger("tollway.console")
-_REQUEST_ID = re.compile(r"req_[0-9a-f]{32}")
-#: No form of the console is larger; a bigger body is refused before it is read.
-MAX_BODY = 64 * 1024
 _HEADERS = {
     "content-security-policy": (
         "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
@@ -53,15 +50,8 @@ def build_app(lifespan: Any = None) -> FastAPI:
     async def every_answer(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        given = request.headers.get("x-request-id", "")
-        request.state.request_id = (
-            given if _REQUEST_ID.fullmatch(given) else "req_" + secrets.token_hex(16)
-        )
-        length = request.headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > MAX_BODY:
-            response: Response = _error_page(request, Refused(413, "That form is too large."))
-        else:
-            response = await call_next(request)
+        request.state.request_id = request_id_for(request)
+        response = await call_next(request)
         response.headers["x-request-id"] = request.state.request_id
         response.headers.update(_HEADERS)
         return response

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from ..adapters.backends import BackendError
 from .pages import (
     backends,
+    call_as,
     form,
     not_found,
     render,
@@ -58,22 +59,15 @@ async def account(request: Request) -> Response:
 async def ask_access(request: Request) -> Response:
     me = await viewer(request, "member")
     note = text(await form(request), "note")
-    await backends(request).call(
-        "billing",
-        "POST",
-        "/v1/me/developer-access",
-        me.who.bearer,
-        {"note": note} if note else {},
-        rid=rid(request),
+    await call_as(
+        request, me, "billing", "POST", "/v1/me/developer-access", {"note": note} if note else {}
     )
     return RedirectResponse("/me?done=access_requested", 303)
 
 
 async def _keys_page(request: Request, status: int = 200, **context: Any) -> Response:
     me = await viewer(request, "member")
-    keys = await backends(request).call(
-        "billing", "GET", "/v1/me/keys", me.who.bearer, rid=rid(request)
-    )
+    keys = await call_as(request, me, "billing", "GET", "/v1/me/keys")
     approved = me.me["developer_access"] == "approved"
     return render(
         request,
@@ -81,7 +75,7 @@ async def _keys_page(request: Request, status: int = 200, **context: Any) -> Res
         "API keys",
         me,
         status,
-        keys=keys.body["data"],
+        keys=keys["data"],
         key_action="/me/keys",
         can_create=approved,
         cannot_create="Creating keys needs developer access: ask for it on your account page.",
@@ -111,9 +105,7 @@ async def create_key(request: Request) -> Response:
     me = await viewer(request, "member")
     body = key_body(await form(request))
     try:
-        made = await backends(request).call(
-            "billing", "POST", "/v1/me/keys", me.who.bearer, body, rid=rid(request)
-        )
+        made = await call_as(request, me, "billing", "POST", "/v1/me/keys", body)
     except BackendError as exc:
         if exc.status >= 500:
             raise
@@ -121,7 +113,7 @@ async def create_key(request: Request) -> Response:
             request, exc.status, error=exc.message, error_request_id=exc.request_id
         )
     return await _keys_page(
-        request, 201, secret=made.body["secret"], heading=f"Key “{body['name']}” created"
+        request, 201, secret=made["secret"], heading=f"Key “{body['name']}” created"
     )
 
 
@@ -129,41 +121,25 @@ async def create_key(request: Request) -> Response:
 async def rotate_key(request: Request, key_id: str) -> Response:
     me = await viewer(request, "member")
     await form(request)
-    made = await backends(request).call(
-        "billing",
-        "POST",
-        f"/v1/me/keys/{safe_id(key_id)}/rotate",
-        me.who.bearer,
-        {},
-        rid=rid(request),
-    )
-    return await _keys_page(
-        request, secret=made.body["secret"], heading="Key rotated: its new secret"
-    )
+    path = f"/v1/me/keys/{safe_id(key_id)}/rotate"
+    made = await call_as(request, me, "billing", "POST", path, {})
+    return await _keys_page(request, secret=made["secret"], heading="Key rotated: its new secret")
 
 
 @router.post("/me/keys/{key_id}/revoke")
 async def revoke_key(request: Request, key_id: str) -> Response:
     me = await viewer(request, "member")
     await form(request)
-    await backends(request).call(
-        "billing", "DELETE", f"/v1/me/keys/{safe_id(key_id)}", me.who.bearer, rid=rid(request)
-    )
+    await call_as(request, me, "billing", "DELETE", f"/v1/me/keys/{safe_id(key_id)}")
     return RedirectResponse("/me/keys?done=key_revoked", 303)
 
 
 @router.get("/me/usage")
 async def usage(request: Request) -> Response:
     me = await viewer(request, "member")
-    keys = await backends(request).call(
-        "billing", "GET", "/v1/me/keys", me.who.bearer, rid=rid(request)
-    )
+    keys = await call_as(request, me, "billing", "GET", "/v1/me/keys")
     context = await usage_context(
-        request,
-        me.account_id,
-        settings(request).service_token,
-        days_asked(request),
-        keys.body["data"],
+        request, me.account_id, settings(request).service_token, days_asked(request), keys["data"]
     )
     return render(request, "usage.html", "Usage", me, account=me.me["account"], **context)
 

@@ -8,11 +8,12 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from ..adapters.backends import BackendError, Backends
 from ..settings import ConsoleSettings
@@ -23,6 +24,7 @@ __all__ = [
     "SignInFirst",
     "Viewer",
     "backends",
+    "call_as",
     "form",
     "not_found",
     "render",
@@ -40,6 +42,8 @@ _TEMPLATES = jinja2.Environment(
     undefined=jinja2.ChainableUndefined,
 )
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+#: No form of the console is larger, or has more fields.
+MAX_FORM, MAX_FIELDS = 64 * 1024, 50
 
 #: What a finished form says on the page it leads to (fixed text: nothing from the URL is
 #: ever shown back).
@@ -126,6 +130,22 @@ async def viewer(request: Request, kind: str, *scopes: str) -> Viewer:
     return Viewer(signed_in, f"token {found['name']}", held)
 
 
+async def call_as(
+    request: Request,
+    person: Viewer,
+    service: str,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
+) -> Any:
+    """``service``'s answer to a call made with the signed-in person's own bearer."""
+    api = backends(request)
+    return (
+        await api.call(service, method, path, person.who.bearer, body, params, rid(request))
+    ).body
+
+
 def render(
     request: Request,
     template: str,
@@ -155,8 +175,20 @@ def render(
 
 
 async def form(request: Request) -> FormData:
-    """The form, once its origin and CSRF value are checked."""
-    given = await request.form(max_files=0, max_fields=50, max_part_size=64 * 1024)
+    """The form (every one of the console's is url-encoded), once its origin and CSRF value
+    are checked. Its size is counted as it arrives, so a body sent in chunks, with no
+    Content-Length to refuse it by, is cut off at ``MAX_FORM`` too."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            raise Refused(413, "That form is too large.")
+    fields: list[tuple[str, str | UploadFile]] = []
+    try:
+        fields += parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        raise Refused(400, "That is not a form this console sends.") from None
+    given = FormData(fields)
     check_form(request, settings(request), given.get("csrf"))
     return given
 

@@ -76,10 +76,9 @@ def forget(response: Response) -> None:
 
 def csrf_cookie(request: Request, response: Response, settings: ConsoleSettings) -> str:
     """The browser's CSRF cookie, set on this response if it has none yet."""
-    value = request.cookies.get(CSRF) or getattr(request.state, "new_csrf", None)
+    value = request.cookies.get(CSRF)
     if not value:
         value = secrets.token_urlsafe(32)
-        request.state.new_csrf = value
         _cookie(response, settings, CSRF, value)
     return value
 

@@ -8,7 +8,7 @@ import contextlib
 import re
 from datetime import datetime, time, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -19,7 +19,18 @@ from ..adapters.backends import BackendError
 from ..adapters.charts import bar_chart
 from ..domain.usage import by_field
 from .member_pages import key_body
-from .pages import Viewer, backends, form, render, request_trail, rid, safe_id, text, viewer
+from .pages import (
+    Viewer,
+    backends,
+    call_as,
+    form,
+    render,
+    request_trail,
+    rid,
+    safe_id,
+    text,
+    viewer,
+)
 from .session import Refused
 from .usage_view import days_asked, usage_context, webhooks_context
 
@@ -32,20 +43,6 @@ _BACK = re.compile(r"/(approvals|accounts/[A-Za-z0-9_-]{1,128})")
 _GROUPINGS = ("day", "week", "month", "day,model", "month,account_id", "model", "account_id")
 
 
-async def _call(
-    request: Request,
-    who: Viewer,
-    service: str,
-    method: str,
-    path: str,
-    body: dict[str, Any] | None = None,
-    params: dict[str, str] | None = None,
-) -> Any:
-    """``service``'s answer to the staff member's own call."""
-    api = backends(request)
-    return (await api.call(service, method, path, who.who.bearer, body, params, rid(request))).body
-
-
 def _done(found: dict[str, Any], done: str) -> str:
     return "pending" if found.get("outcome") == "pending" else done
 
@@ -53,7 +50,7 @@ def _done(found: dict[str, Any], done: str) -> str:
 @router.get("/accounts")
 async def accounts(request: Request) -> Response:
     who = await viewer(request, "staff", "support", "operator")
-    listed = (await _call(request, who, "billing", "GET", "/v1/accounts"))["data"]
+    listed = (await call_as(request, who, "billing", "GET", "/v1/accounts"))["data"]
     q = request.query_params.get("q", "").strip()[:200]
     if q:
         listed = [a for a in listed if q.lower() in f"{a['name']} {a['account_id']}".lower()]
@@ -79,7 +76,7 @@ async def create_account(request: Request) -> Response:
         "plan": text(given, "plan", 20) or "premium",
         "idempotency_key": text(given, "idempotency_key", 64),
     }
-    made = await _call(request, who, "billing", "POST", "/v1/accounts", body=body)
+    made = await call_as(request, who, "billing", "POST", "/v1/accounts", body=body)
     done = _done(made, "account_created")
     return RedirectResponse(f"/accounts/{safe_id(made['account_id'])}?done={done}", 303)
 
@@ -88,10 +85,10 @@ async def _account_page(
     request: Request, who: Viewer, account_id: str, status: int = 200, **context: Any
 ) -> Response:
     account_id = safe_id(account_id)
-    found = await _call(request, who, "billing", "GET", f"/v1/accounts/{account_id}")
+    found = await call_as(request, who, "billing", "GET", f"/v1/accounts/{account_id}")
     try:
         members = (
-            await _call(request, who, "billing", "GET", f"/v1/accounts/{account_id}/members")
+            await call_as(request, who, "billing", "GET", f"/v1/accounts/{account_id}/members")
         )["data"]
         context["members"] = members
     except BackendError as exc:
@@ -101,7 +98,7 @@ async def _account_page(
     )
     hooks = await webhooks_context(request, account_id, who.who.bearer)
     if "operator" in who.scopes:  # billing's audit needs it
-        trail = await _call(
+        trail = await call_as(
             request, who, "billing", "GET", "/v1/audit", None, {"account_id": account_id}
         )
         context["audit"] = [_usd_columns(a) for a in trail["data"][:100]]
@@ -154,7 +151,7 @@ async def _money(request: Request, account_id: str, kind: str) -> Response:
     if kind == "adjustments":
         body |= {"reason": text(given, "reason"), "refund": given.get("refund") == "1"}
     try:
-        done = await _call(
+        done = await call_as(
             request, who, "billing", "POST", f"/v1/accounts/{account_id}/{kind}", body=body
         )
     except BackendError as exc:
@@ -184,7 +181,9 @@ async def change_plan(request: Request, account_id: str) -> Response:
         "idempotency_key": text(given, "idempotency_key", 64),
     }
     try:
-        done = await _call(request, who, "billing", "POST", f"/v1/accounts/{account_id}/plan", body)
+        done = await call_as(
+            request, who, "billing", "POST", f"/v1/accounts/{account_id}/plan", body
+        )
     except BackendError as exc:
         return await _refused_on(request, who, account_id, exc)
     return RedirectResponse(f"/accounts/{account_id}?done={_done(done, 'plan_changed')}", 303)
@@ -196,7 +195,7 @@ async def create_key(request: Request, account_id: str) -> Response:
     account_id = safe_id(account_id)
     body = key_body(await form(request))
     try:
-        made = await _call(
+        made = await call_as(
             request, who, "billing", "POST", f"/v1/accounts/{account_id}/keys", body=body
         )
     except BackendError as exc:
@@ -209,7 +208,7 @@ async def create_key(request: Request, account_id: str) -> Response:
 async def rotate_key(request: Request, account_id: str, key_id: str) -> Response:
     who = await viewer(request, "staff", "operator")
     await form(request)
-    made = await _call(
+    made = await call_as(
         request, who, "billing", "POST", f"/v1/keys/{safe_id(key_id)}/rotate", body={}
     )
     title = "Key rotated: its new secret"
@@ -220,7 +219,7 @@ async def rotate_key(request: Request, account_id: str, key_id: str) -> Response
 async def revoke_key(request: Request, account_id: str, key_id: str) -> Response:
     who = await viewer(request, "staff", "operator")
     await form(request)
-    await _call(request, who, "billing", "POST", f"/v1/keys/{safe_id(key_id)}/revoke", body={})
+    await call_as(request, who, "billing", "POST", f"/v1/keys/{safe_id(key_id)}/revoke", body={})
     return RedirectResponse(f"/accounts/{safe_id(account_id)}?done=key_revoked", 303)
 
 
@@ -235,7 +234,7 @@ async def add_member(request: Request, account_id: str) -> Response:
         "idempotency_key": text(given, "idempotency_key", 64),
     }
     try:
-        added = await _call(
+        added = await call_as(
             request, who, "billing", "POST", f"/v1/accounts/{account_id}/members", body
         )
     except BackendError as exc:
@@ -253,7 +252,7 @@ async def add_webhook(request: Request, account_id: str) -> Response:
     events = [e for e in given.getlist("events") if isinstance(e, str)][:20]
     body = {"url": text(given, "url", 2048), "events": events}
     try:
-        added = await _call(
+        added = await call_as(
             request, who, "billing", "POST", f"/v1/accounts/{account_id}/webhooks", body
         )
     except BackendError as exc:
@@ -265,14 +264,14 @@ async def add_webhook(request: Request, account_id: str) -> Response:
 async def delete_webhook(request: Request, account_id: str, webhook_id: str) -> Response:
     who = await viewer(request, "staff", "operator")
     await form(request)
-    await _call(request, who, "billing", "DELETE", f"/v1/webhooks/{safe_id(webhook_id)}")
+    await call_as(request, who, "billing", "DELETE", f"/v1/webhooks/{safe_id(webhook_id)}")
     return RedirectResponse(f"/accounts/{safe_id(account_id)}?done=webhook_removed", 303)
 
 
 @router.get("/approvals")
 async def approvals(request: Request) -> Response:
     who = await viewer(request, "staff", "support", "operator")
-    asking = await _call(
+    asking = await call_as(
         request, who, "billing", "GET", "/v1/members", params={"developer_access": "requested"}
     )
     return render(
@@ -293,7 +292,7 @@ async def _access(request: Request, member_id: str, verb: str) -> Response:
     if not _BACK.fullmatch(back):
         back = "/approvals"  # never a redirect to anywhere a form names
     reason = text(given, "reason")
-    await _call(
+    await call_as(
         request,
         who,
         "billing",
@@ -323,7 +322,7 @@ async def support(request: Request) -> Response:
         trail = await request_trail(request, asked, who.who.bearer)
         context |= {"trail": trail, "link_account": True}
         with contextlib.suppress(BackendError, Refused):  # the trail stands on its own
-            context["account"] = await _call(
+            context["account"] = await call_as(
                 request, who, "billing", "GET", f"/v1/accounts/{safe_id(trail['account_id'])}"
             )
     return render(request, "lookup.html", "Support", who, **context)
@@ -364,9 +363,9 @@ def _last_day_shown(end: str) -> str:
 async def finance(request: Request) -> Response:
     who = await viewer(request, "staff", "finance")
     asked = _finance_query(request)
-    report = await _call(request, who, "metering", "GET", "/v1/reports/finance", params=asked)
+    report = await call_as(request, who, "metering", "GET", "/v1/reports/finance", params=asked)
     period = {k: v for k, v in asked.items() if k != "group_by"}
-    reconcile = await _call(request, who, "metering", "GET", "/v1/reconcile", params=period)
+    reconcile = await call_as(request, who, "metering", "GET", "/v1/reconcile", params=period)
     rows = [_usd_columns(r) for r in report["rows"]]
     chart = None
     if report["rows"] and "period" in report["rows"][0]:
@@ -393,7 +392,7 @@ async def finance(request: Request) -> Response:
         end=_last_day_shown(str(report["to"])),
         group_by=asked.get("group_by", "day"),
         groupings=_GROUPINGS,
-        query="&".join(f"{k}={v}" for k, v in asked.items()),
+        query=urlencode(asked),
     )
 
 
@@ -436,7 +435,7 @@ async def _status_page(request: Request, who: Viewer, code: int = 200, **extra: 
     lags = [row for name in ("billing", "metering") for row in await api.lag(name, who.who.bearer)]
     context: dict[str, Any] = {"services": services, "lags": lags}
     try:
-        listed = (await _call(request, who, "billing", "GET", "/v1/prices"))["data"]
+        listed = (await call_as(request, who, "billing", "GET", "/v1/prices"))["data"]
         context["prices"] = [{"model": m["model"]} | v for m in listed for v in m["versions"]]
     except BackendError as exc:
         context["prices_error"] = exc.message
@@ -463,7 +462,7 @@ async def set_price(request: Request) -> Response:
         message = "Name the model (the prices API takes no '/' in a model's name)."
         return await _status_page(request, who, 400, error=message)
     try:
-        await _call(request, who, "billing", "PUT", f"/v1/prices/{quote(model, safe='')}", body)
+        await call_as(request, who, "billing", "PUT", f"/v1/prices/{quote(model, safe='')}", body)
     except BackendError as exc:
         if exc.status >= 500:
             raise
