@@ -61,7 +61,7 @@ def catalog_file(
 ) -> Path:
     path = tmp_path_factory.mktemp("catalog") / "catalog.toml"
     path.write_text(
-        CATALOG.format(sim=simulator.url, dead=free_port(), redacted=redacted_simulator.url)
+        CATALOG.substitute(sim=simulator.url, dead=free_port(), redacted=redacted_simulator.url)
     )
     return path
 
