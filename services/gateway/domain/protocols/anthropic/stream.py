@@ -29,6 +29,7 @@ from ...conversation import (
 from ...usage import Usage
 from .._cost import Costing
 from .._ids import new_id
+from .._reader import ReaderState
 from .._sse import UpstreamStreamError, dict_of, named
 from .._sse import sse_event as sse
 from .answer import STOPS, anthropic_usage, reasoning_block, stop_to_anthropic, usage_to_anthropic
@@ -37,17 +38,11 @@ from .request import ORIGIN
 __all__ = ["AnthropicPassthrough", "AnthropicReader", "AnthropicWriter"]
 
 
-class AnthropicReader:
+class AnthropicReader(ReaderState):
     def __init__(self) -> None:
-        self.generated: list[str] = []
-        self.finished = False
-        self.usage: Usage | None = None
+        super().__init__()
         self._ours: dict[int, int] = {}  # Anthropic's block index -> ours (skipped blocks absent)
         self._next = 0
-        self.stop: StopReason | None = None
-
-    def tally(self, event: dict[str, Any]) -> None:
-        self.feed(event)
 
     def feed(self, event: dict[str, Any]) -> list[StreamEvent]:
         kind = event.get("type")

@@ -28,20 +28,18 @@ from ...conversation import (
 from ...usage import Usage
 from .._cost import Costing
 from .._ids import new_id
+from .._reader import ReaderState
 from .._sse import dict_of
 from .answer import STOPS, chat_usage, usage_to_chat
 
 __all__ = ["ChatPassthrough", "ChatReader", "ChatWriter"]
 
 
-class ChatReader:
+class ChatReader(ReaderState):
     """Our events from the first choice; the text of every choice is kept for counting."""
 
     def __init__(self) -> None:
-        self.generated: list[str] = []
-        self.finished = False
-        self.usage: Usage | None = None
-        self.stop: StopReason | None = None
+        super().__init__()
         self._next = 0
         self._open: int | None = None
         self._open_kind = ""

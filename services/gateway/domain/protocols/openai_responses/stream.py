@@ -31,6 +31,7 @@ from ...conversation import (
 from ...usage import Usage
 from .._cost import Costing
 from .._ids import new_id
+from .._reader import ReaderState
 from .._sse import UpstreamStreamError, named, sse_event
 from .answer import (
     call_item,
@@ -50,19 +51,13 @@ _REASONING_DELTAS = ("response.reasoning_summary_text.delta", "response.reasonin
 _ENDINGS = ("response.completed", "response.incomplete")
 
 
-class ResponsesReader:
+class ResponsesReader(ReaderState):
     def __init__(self) -> None:
-        self.generated: list[str] = []
-        self.finished = False
+        super().__init__()
         self._parts: dict[Any, int] = {}  # output_index -> our part index
         self._streamed: set[int] = set()
         self._next = 0
         self._called = False
-        self.usage: Usage | None = None
-        self.stop: StopReason | None = None
-
-    def tally(self, event: dict[str, Any]) -> None:
-        self.feed(event)
 
     def _start(self, key: Any, part: Text | ToolCall | Reasoning, out: list[StreamEvent]) -> int:
         index = self._parts[key] = self._next
