@@ -6,22 +6,13 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
+from schemas.settings import env_flag, env_int, env_port, env_text
+
 __all__ = ["ConsoleSettings"]
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name) or default
-
-
 def _local(port_variable: str, default_port: str) -> str:
-    return f"http://127.0.0.1:{_env(port_variable, default_port)}"
-
-
-def _flag(name: str, default: str) -> bool:
-    value = _env(name, default)
-    if value not in ("0", "1"):
-        raise ValueError(f"{name} must be 0 or 1")
-    return value == "1"
+    return f"http://127.0.0.1:{env_text(port_variable, default_port)}"
 
 
 def _service_token() -> str:
@@ -36,21 +27,25 @@ def _service_token() -> str:
 
 @dataclass(frozen=True)
 class ConsoleSettings:
-    port: int = field(default_factory=lambda: int(_env("TOLLWAY_CONSOLE_PORT", "8083")))
-    host: str = field(default_factory=lambda: _env("TOLLWAY_CONSOLE_HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: env_port("TOLLWAY_CONSOLE_PORT", 8083))
+    host: str = field(default_factory=lambda: env_text("TOLLWAY_CONSOLE_HOST", "127.0.0.1"))
     billing_url: str = field(
-        default_factory=lambda: _env("TOLLWAY_BILLING_URL", _local("TOLLWAY_BILLING_PORT", "8081"))
+        default_factory=lambda: env_text(
+            "TOLLWAY_BILLING_URL", _local("TOLLWAY_BILLING_PORT", "8081")
+        )
     )
     metering_url: str = field(
-        default_factory=lambda: _env(
+        default_factory=lambda: env_text(
             "TOLLWAY_METERING_URL", _local("TOLLWAY_METERING_PORT", "8082")
         )
     )
     gateway_url: str = field(
-        default_factory=lambda: _env("TOLLWAY_GATEWAY_URL", _local("TOLLWAY_GATEWAY_PORT", "8080"))
+        default_factory=lambda: env_text(
+            "TOLLWAY_GATEWAY_URL", _local("TOLLWAY_GATEWAY_PORT", "8080")
+        )
     )
     dispatcher_url: str = field(
-        default_factory=lambda: _env(
+        default_factory=lambda: env_text(
             "TOLLWAY_DISPATCHER_URL", _local("TOLLWAY_DISPATCHER_PORT", "8084")
         )
     )
@@ -60,7 +55,7 @@ class ConsoleSettings:
     #: Cookies are ``Secure`` (sent over HTTPS only; browsers also send them to
     #: http://localhost). ``TOLLWAY_CONSOLE_SECURE_COOKIES=0`` only behind a plain-http hop.
     secure_cookies: bool = field(
-        default_factory=lambda: _flag("TOLLWAY_CONSOLE_SECURE_COOKIES", "1")
+        default_factory=lambda: env_flag("TOLLWAY_CONSOLE_SECURE_COOKIES", True)
     )
     #: Signs the CSRF tokens; several console instances behind one name share it.
     secret: bytes = field(
@@ -72,4 +67,4 @@ class ConsoleSettings:
         repr=False,
     )
     #: How long a browser stays signed in (the member's own session may end sooner).
-    session_s: int = field(default_factory=lambda: int(_env("TOLLWAY_CONSOLE_SESSION_S", "43200")))
+    session_s: int = field(default_factory=lambda: env_int("TOLLWAY_CONSOLE_SESSION_S", 43200))

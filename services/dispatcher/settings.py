@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from schemas.admin_access import TokenBook
+from schemas.settings import env_float, env_path, env_port, env_text, kafka_bootstrap
 from schemas.webhooks import master_key
 
 __all__ = ["DispatcherSettings"]
@@ -14,10 +14,6 @@ __all__ = ["DispatcherSettings"]
 #: Seconds before each retry after a failed attempt: about two days in all, then the
 #: delivery is marked failed. ``TOLLWAY_WEBHOOK_RETRY_S`` (comma-separated) replaces it.
 DEFAULT_RETRIES_S = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600)
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name) or default
 
 
 def _retries() -> tuple[float, ...]:
@@ -32,18 +28,14 @@ def _retries() -> tuple[float, ...]:
 
 @dataclass(frozen=True)
 class DispatcherSettings:
-    kafka_bootstrap: str = field(
-        default_factory=lambda: _env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    )
-    port: int = field(default_factory=lambda: int(_env("TOLLWAY_DISPATCHER_PORT", "8084")))
-    host: str = field(default_factory=lambda: _env("TOLLWAY_DISPATCHER_HOST", "127.0.0.1"))
+    kafka_bootstrap: str = field(default_factory=lambda: kafka_bootstrap())
+    port: int = field(default_factory=lambda: env_port("TOLLWAY_DISPATCHER_PORT", 8084))
+    host: str = field(default_factory=lambda: env_text("TOLLWAY_DISPATCHER_HOST", "127.0.0.1"))
     #: Who may read the delivery log: TOLLWAY_ADMIN_TOKEN and the tokens file.
     tokens: TokenBook = field(default_factory=TokenBook.from_environment)
-    master: bytes = field(
-        default_factory=lambda: master_key(Path(_env("TOLLWAY_DATA_DIR", "data")))
-    )
+    master: bytes = field(default_factory=lambda: master_key(env_path("TOLLWAY_DATA_DIR", "data")))
     retries_s: tuple[float, ...] = field(default_factory=_retries)
     #: One attempt's limit: connect, send, and the receiver's answer.
-    timeout_s: float = field(default_factory=lambda: float(_env("TOLLWAY_WEBHOOK_TIMEOUT_S", "10")))
+    timeout_s: float = field(default_factory=lambda: env_float("TOLLWAY_WEBHOOK_TIMEOUT_S", 10))
     #: Attempts in flight at once, over every webhook.
     concurrency: int = 32

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 import uvicorn
+
+from schemas.settings import env_port
 
 from .app import create_app
 
@@ -13,9 +14,7 @@ from .app import create_app
 def main() -> None:
     parser = argparse.ArgumentParser(description="Tollway upstream model simulator")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("TOLLWAY_SIMULATOR_PORT", "8090"))
-    )
+    parser.add_argument("--port", type=int, default=env_port("TOLLWAY_SIMULATOR_PORT", 8090))
     args = parser.parse_args()
     uvicorn.run(
         create_app(),

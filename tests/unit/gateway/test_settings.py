@@ -29,7 +29,9 @@ def test_auto_is_one_worker_per_core_and_each_worker_has_its_own_spool(
     assert str(settings.spool_dir) == "/spool/worker-1"
 
 
-@pytest.mark.parametrize(("given", "wanted"), [("1", True), ("0", False), ("", True)])
+@pytest.mark.parametrize(
+    ("given", "wanted"), [("1", True), ("0", False), ("", True), ("off", False), ("TRUE", True)]
+)
 def test_request_metrics_are_on_unless_switched_off(
     given: str, wanted: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -37,7 +39,9 @@ def test_request_metrics_are_on_unless_switched_off(
     assert GatewaySettings().metrics is wanted
 
 
-def test_a_metrics_switch_that_is_not_0_or_1_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TOLLWAY_METRICS", "off")
-    with pytest.raises(ValueError, match="TOLLWAY_METRICS must be 0 or 1"):
+def test_a_metrics_switch_that_is_not_a_yes_or_no_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TOLLWAY_METRICS", "maybe")
+    with pytest.raises(ValueError, match="TOLLWAY_METRICS='maybe': expected 1 or 0"):
         GatewaySettings()
