@@ -23,39 +23,30 @@ from infra.kafka.errors import InfraError
 from infra.kafka.topics import ensure_topics
 from infra.procs import spawn, stop, wait_healthy
 from schemas.admin_access import local_token_file, new_token
+from schemas.settings import SettingError, env_int, env_path, env_port, env_text
 
 __all__ = ["StackConfig", "main"]
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, str(default))
-    try:
-        return int(raw)
-    except ValueError:
-        raise InfraError(f"{name} must be a number, not {raw!r}") from None
-
-
 @dataclass(frozen=True)
 class StackConfig:
-    data_dir: Path = field(
-        default_factory=lambda: Path(os.environ.get("TOLLWAY_DATA_DIR", "data")).resolve()
-    )
+    data_dir: Path = field(default_factory=lambda: env_path("TOLLWAY_DATA_DIR", "data").resolve())
     kafka_bootstrap: str | None = field(
-        default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None
+        default_factory=lambda: env_text("KAFKA_BOOTSTRAP_SERVERS") or None
     )
-    kafka_port: int = field(default_factory=lambda: _env_int("TOLLWAY_KAFKA_PORT", 9092))
+    kafka_port: int = field(default_factory=lambda: env_port("TOLLWAY_KAFKA_PORT", 9092))
     kafka_controller_port: int = field(
-        default_factory=lambda: _env_int("TOLLWAY_KAFKA_CONTROLLER_PORT", 9093)
+        default_factory=lambda: env_port("TOLLWAY_KAFKA_CONTROLLER_PORT", 9093)
     )
-    gateway_port: int = field(default_factory=lambda: _env_int("TOLLWAY_GATEWAY_PORT", 8080))
-    billing_port: int = field(default_factory=lambda: _env_int("TOLLWAY_BILLING_PORT", 8081))
-    metering_port: int = field(default_factory=lambda: _env_int("TOLLWAY_METERING_PORT", 8082))
-    dispatcher_port: int = field(default_factory=lambda: _env_int("TOLLWAY_DISPATCHER_PORT", 8084))
-    simulator_port: int = field(default_factory=lambda: _env_int("TOLLWAY_SIMULATOR_PORT", 8090))
-    console_port: int = field(default_factory=lambda: _env_int("TOLLWAY_CONSOLE_PORT", 8083))
+    gateway_port: int = field(default_factory=lambda: env_port("TOLLWAY_GATEWAY_PORT", 8080))
+    billing_port: int = field(default_factory=lambda: env_port("TOLLWAY_BILLING_PORT", 8081))
+    metering_port: int = field(default_factory=lambda: env_port("TOLLWAY_METERING_PORT", 8082))
+    dispatcher_port: int = field(default_factory=lambda: env_port("TOLLWAY_DISPATCHER_PORT", 8084))
+    simulator_port: int = field(default_factory=lambda: env_port("TOLLWAY_SIMULATOR_PORT", 8090))
+    console_port: int = field(default_factory=lambda: env_port("TOLLWAY_CONSOLE_PORT", 8083))
     #: How long to wait for an existing cluster named by KAFKA_BOOTSTRAP_SERVERS.
     kafka_wait_seconds: int = field(
-        default_factory=lambda: _env_int("TOLLWAY_KAFKA_WAIT_SECONDS", 15)
+        default_factory=lambda: env_int("TOLLWAY_KAFKA_WAIT_SECONDS", 15, low=1)
     )
 
     def services(self) -> list[tuple[str, int, str]]:
@@ -237,7 +228,7 @@ def main() -> int:
         stack.start()
         print(_banner(stack.cfg), flush=True)
         reason = stack.watch()
-    except InfraError as exc:
+    except (InfraError, SettingError) as exc:
         print(f"tollway: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
