@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,21 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def write_results(benchmark: str, results: dict[str, Any], **extra: Any) -> Path:
+    """``bench/results/<benchmark>.json``: the results, when they were taken, and ``extra``
+    (targets, the machine, the run's settings), as ``collect`` reads them."""
+    report = {
+        "benchmark": benchmark,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **extra,
+        "results": results,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{benchmark}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path
 
 
 @dataclass(frozen=True)

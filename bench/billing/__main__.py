@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shutil
 import tempfile
 import time
@@ -27,6 +26,7 @@ from typing import Any
 import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bench.report import write_results
 from infra.kafka.broker import KafkaBroker
 from infra.kafka.topics import ensure_topics
 from schemas.events import (
@@ -46,7 +46,6 @@ from services.billing.entrypoints.consumer import BillingConsumer
 from services.billing.service_layer.engine import Engine
 from tests.support import free_port
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 TARGETS = {"events_per_second": 20_000, "block_latency_p99_ms": 250}
 PRICE = PriceVersion(
     version="bench",
@@ -263,14 +262,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=100)
     args = parser.parse_args()
     results = uvloop.run(bench(args.events, args.accounts, args.trials))
-    report = {
-        "benchmark": "billing",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "targets": TARGETS,
-        "results": results,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "billing.json").write_text(json.dumps(report, indent=2) + "\n")
+    written = write_results("billing", results, targets=TARGETS)
     t, b = results["throughput"], results["block_latency"]
     print(
         f"throughput: {t['events_per_second']} events/s ({t['events']} events, "
@@ -280,7 +272,7 @@ def main() -> None:
         f"blocking latency: p50 {b['p50_ms']} ms, p99 {b['p99_ms']} ms over {b['trials']} "
         f"trials (target p99 <= {TARGETS['block_latency_p99_ms']} ms)"
     )
-    print(f"wrote {RESULTS / 'billing.json'}")
+    print(f"wrote {written}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import shutil
@@ -28,13 +27,13 @@ import uvloop
 
 from bench.loadgen import build_request, run
 from bench.procinfo import children, cpu_seconds, pin, rss_mb
+from bench.report import write_results
 from infra.kafka.broker import KafkaBroker
 from infra.kafka.topics import ensure_topics
 from tests.integration.harness import CATALOG, Provisioner, gateway_env
 from tests.processes import ServiceProcess
 from tests.support import free_port
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 TARGETS = {
     "unloaded_p50_overhead_ms": 1.0,
     "unloaded_p99_overhead_ms": 3.0,
@@ -327,23 +326,20 @@ def main() -> None:
     parser.add_argument("--only", default="", help="scenarios whose names start with these")
     args = parser.parse_args()
     results = uvloop.run(bench(args.seconds, args.rounds, args.only))
-    report = {
-        "benchmark": "gateway",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
+    written = write_results(
+        "gateway",
+        results,
+        machine={
             "cores": os.cpu_count(),
             "python": sys.version.split()[0],
             "platform": platform.platform(),
         },
-        "seconds_per_round": args.seconds,
-        "rounds": args.rounds,
-        "targets": TARGETS,
-        "results": results,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "gateway.json").write_text(json.dumps(report, indent=2) + "\n")
+        seconds_per_round=args.seconds,
+        rounds=args.rounds,
+        targets=TARGETS,
+    )
     print(_table(results))
-    print(f"wrote {RESULTS / 'gateway.json'}")
+    print(f"wrote {written}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import shutil
 import statistics
@@ -32,6 +31,7 @@ from typing import Any
 import uvloop
 from aiokafka import AIOKafkaProducer
 
+from bench.report import write_results
 from infra.kafka.broker import KafkaBroker
 from infra.kafka.topics import ensure_topics
 from schemas.clickhouse import ROLLUP_VIEWS
@@ -44,7 +44,6 @@ from tests import factories
 from tests.integration.metering.rollups import refresh_rollups
 from tests.support import free_port
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 TARGETS = {
     "finance_month_s": 1.0,
     "account_month_ms": 50,
@@ -311,14 +310,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=400_000)
     args = parser.parse_args()
     results = uvloop.run(bench(args.requests, args.events))
-    report = {
-        "benchmark": "metering",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "targets": TARGETS,
-        "results": results,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "metering.json").write_text(json.dumps(report, indent=2) + "\n")
+    written = write_results("metering", results, targets=TARGETS)
     q, i = results["queries"], results["ingest"]
     print(f"{q['requests']:,} requests ({q['rows']:,} rows) generated in {q['load_seconds']} s")
     print(
@@ -345,7 +337,7 @@ def main() -> None:
         f"lag produced -> visible:           p50 {i['lag']['p50_s']} s, p99 {i['lag']['p99_s']} s "
         f"(target p99 <= {TARGETS['lag_p99_s']} s)"
     )
-    print(f"wrote {RESULTS / 'metering.json'}")
+    print(f"wrote {written}")
 
 
 if __name__ == "__main__":

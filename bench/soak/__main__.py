@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import secrets
 import sys
@@ -29,13 +28,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.procinfo import rss_mb
+from bench.report import write_results
 from schemas.events import LedgerEntryRecorded, decode_event
 from schemas.topics import LEDGER, REQUESTS
 from tests.load import chat_once
 from tests.stack import RunningStack
 from tests.support import partitions_of, read_all
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 MODEL = "sim-small"
 TOP_UP_USD = 1000
 GROUPS = ("tollway-billing", "tollway-metering")
@@ -227,18 +226,7 @@ def main() -> int:
     parser.add_argument("--keys-per-account", type=int, default=2)
     args = parser.parse_args()
     result = uvloop.run(soak(args.seconds, args.rate, args.accounts, args.keys_per_account))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "soak.json").write_text(
-        json.dumps(
-            {
-                "benchmark": "soak",
-                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "results": result,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    written = write_results("soak", result)
     ok = (
         result["lost_charges"] == 0
         and result["doubled_charges"] == 0
@@ -264,7 +252,7 @@ def main() -> int:
             f"RSS {name:<9} MB every 10 s: {curve}  (growth after warm-up "
             f"{result['rss_growth_after_warmup_mb'][name]:+g} MB)"
         )
-    print("soak:", "OK" if ok else "FAILED", "- bench/results/soak.json")
+    print("soak:", "OK" if ok else "FAILED", "-", written)
     return 0 if ok else 1
 
 
