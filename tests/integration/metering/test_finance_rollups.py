@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,78 +22,12 @@ from schemas.events import Event, LedgerEntryRecorded, RequestCompleted
 from services.metering.adapters import reports
 from services.metering.adapters.clickhouse import ClickHouse
 
-from .events import insert_events, request_events
+from .events import ACCOUNTS, DAY0, insert_events, week_of_history
 from .rollups import refresh_rollups
 
 pytestmark = pytest.mark.integration
-DAY0 = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
-ACCOUNTS = ("acc_a", "acc_b", "acc_c")
-MODELS = ("m-small", "m-large")
 LATE_DAY = DAY0 + timedelta(days=2)
 LATE_ACCOUNT = "acc_b"
-
-
-class _Ledger:
-    """One account's entries, numbered, each with the balance after it."""
-
-    def __init__(self, account: str, events: list[Event]) -> None:
-        self.account, self.events, self.seq, self.balance = account, events, 0, 0
-
-    def entry(self, kind: str, amount: int, at: datetime, **extra: Any) -> None:
-        self.seq, self.balance = self.seq + 1, self.balance + amount
-        self.events.append(
-            LedgerEntryRecorded(
-                entry_id=f"{self.account}:{self.seq}",
-                event_id=f"{self.account}:{self.seq}",
-                account_id=self.account,
-                kind=kind,
-                amount_nano=amount,
-                balance_after_nano=self.balance,
-                cause_event_id=f"cause-{self.account}-{self.seq}",
-                occurred_at=at,
-                **extra,
-            )
-        )
-
-
-def _history() -> list[Event]:
-    """Seven days; per account: a top-up and its fee on day 0, three requests a day at
-    different hours (charged), a refund on day 3, an adjustment on day 5."""
-    events: list[Event] = []
-    for a, account in enumerate(ACCOUNTS):
-        entry = _Ledger(account, events).entry
-        entry("top_up", 50_000_000_000, DAY0 + timedelta(minutes=5))
-        entry("service_fee", -1_500_000_000, DAY0 + timedelta(minutes=5))
-        for d in range(7):
-            for r, hour in enumerate((1, 11, 23)):
-                at = DAY0 + timedelta(days=d, hours=hour, minutes=7 * a)
-                rid, model = f"req-{account}-{d}-{r}", MODELS[(d + r + a) % 2]
-                prompt, completion = 100 + 10 * d + r, 20 + a
-                started, completed = request_events(
-                    rid,
-                    account,
-                    at,
-                    took=timedelta(seconds=2),
-                    model=model,
-                    estimate=90,
-                    prompt=prompt,
-                    completion=completion,
-                    cache_read=r,
-                )
-                events.extend((started, completed))
-                done = completed.occurred_at
-                costs = {
-                    "input_cost_nano": prompt * 1000,
-                    "output_cost_nano": completion * 3000,
-                    "cache_read_cost_nano": r * 100,
-                    "cache_write_cost_nano": 7 * a,
-                }
-                entry("charge", -sum(costs.values()), done, request_id=rid, model=model, **costs)
-            if d == 3:
-                entry("refund", 2_000_000, DAY0 + timedelta(days=d, hours=12), reason="support")
-            if d == 5:
-                entry("adjustment", -700_000, DAY0 + timedelta(days=d, hours=13), reason="fix")
-    return events
 
 
 def _is_late(event: Event) -> bool:
@@ -237,7 +171,7 @@ def test_finance_equals_the_events_whatever_the_rollups_hold(
     clickhouse = ClickHouse(f"chdb://{chdb_folder}", clickhouse_database)
     clickhouse.migrate()
     client = clickhouse.client()
-    history = _history()
+    history = week_of_history()
     on_time = [e for e in history if not _is_late(e)]
     late = [e for e in history if _is_late(e)]
     assert len(late) == 3 * 3  # three requests: started, completed, charge

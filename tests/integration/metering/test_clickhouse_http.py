@@ -1,0 +1,89 @@
+"""Metering over ClickHouse's HTTP interface, the path a ClickHouse server (and so a second
+metering consumer) takes: the migrations, the sink's Arrow inserts and every report go
+through clickhouse-connect's HTTP client to ``tests/clickhouse_http.py`` (the HTTP interface
+in front of the same engine, as no server runs here) and must answer exactly what the
+embedded path answers for the same week of events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from schemas.clickhouse import migrations
+from services.metering.adapters import reports
+from services.metering.adapters.clickhouse import ClickHouse
+from tests.processes import ServiceProcess
+from tests.support import free_port
+
+from .events import ACCOUNTS, DAY0, insert_events, week_of_history
+from .rollups import refresh_rollups
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def http_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    folder = tmp_path_factory.mktemp("clickhouse-http")
+    port = free_port()
+    env = {"CH_HTTP_PORT": str(port), "CH_HTTP_FOLDER": str(folder / "data")}
+    endpoint = ServiceProcess("tests.clickhouse_http", port, env, folder).start("/ping")
+    yield endpoint
+    endpoint.stop()
+
+
+def _answers(client: Any) -> dict[str, Any]:
+    """Every report metering serves, over the week and each account."""
+    start, end = DAY0, DAY0 + timedelta(days=7)
+    middle = DAY0 + timedelta(days=2, hours=12)  # splits days: rollups and event tables both
+    out: dict[str, Any] = {
+        "stale": reports.stale_days(client),
+        "lookup": reports.lookup(client, f"req-{ACCOUNTS[0]}-3-1"),
+        "unknown": reports.lookup(client, "req-none"),
+        "reconcile": reports.reconcile(client, start, end, None),
+    }
+    for group_by in (["day"], ["week", "model"], ["month", "account"], ["model", "account"]):
+        out[f"finance {group_by}"] = reports.finance(client, start, end, group_by)
+    out["finance split"] = reports.finance(client, middle, end, ["day", "model"])
+    for account in ACCOUNTS:
+        out[f"usage {account}"] = reports.usage(client, account, middle, end)
+        out[f"by key {account}"] = reports.usage_by_key(client, account, start, end)
+        out[f"statement {account}"] = reports.statement(client, account, middle, end)
+    return out
+
+
+def test_every_report_over_http_equals_the_embedded_engine(
+    http_endpoint: ServiceProcess, chdb_folder: Path, clickhouse_database: str
+) -> None:
+    events = week_of_history()
+    embedded = ClickHouse(f"chdb://{chdb_folder}", clickhouse_database)
+    server = ClickHouse(f"{http_endpoint.url}/?database={clickhouse_database}")
+    answers = []
+    for clickhouse in (embedded, server):
+        assert clickhouse.migrate() == [m.version for m in migrations()]
+        assert clickhouse.migrate() == []
+        client = clickhouse.client()
+        insert_events(client, events, ingested_then=True)
+        refresh_rollups(client)
+        answers.append(_answers(client))
+    over_chdb, over_http = answers
+    assert over_chdb["lookup"] is not None and over_chdb["unknown"] is None
+    assert over_chdb["finance ['day']"]["rows"], "the week has rows to compare"
+    for name in over_chdb:
+        assert over_http[name] == over_chdb[name], name
+
+
+def test_a_bad_query_over_http_is_the_servers_error_not_a_hang(
+    http_endpoint: ServiceProcess,
+) -> None:
+    """clickhouse-connect reads the server's error and raises it: a failing report surfaces
+    as metering's 503, as it does on the embedded engine."""
+    client = clickhouse_connect.get_client(host="127.0.0.1", port=http_endpoint.port)
+    with pytest.raises(DatabaseError, match=r"UNKNOWN_TABLE|Unknown table"):
+        client.query("SELECT count() FROM no_such_table")
+    assert client.query("SELECT 1 + {n:UInt8}", parameters={"n": 1}).result_rows == [(2,)]
