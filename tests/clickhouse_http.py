@@ -52,6 +52,7 @@ _TRANSPORT = {
 _INSERT = re.compile(
     r"^\s*INSERT\s+INTO\s+(?P<target>.+?)\s+FORMAT\s+(?P<fmt>\w+)\s*$", re.I | re.S
 )
+_INSERT_HEAD = re.compile(rb"(\s*INSERT\s+INTO\s[^\n]*?\sFORMAT\s+\w+)[ \t]*\r?\n", re.I)
 _FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.I)
 _CODE = re.compile(r"Code: (\d+)")
 _SETTING = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -121,6 +122,8 @@ def create_app(folder: Path) -> Starlette:
         body = _decompress(await request.body(), request.headers.get("content-encoding"))
         if "query" in args:
             sql, data = args["query"], body or None
+        elif head := _INSERT_HEAD.match(body):  # an insert's query, then its data
+            sql, data = head.group(1).decode(), body[head.end() :]
         else:
             sql, data = body.decode(), None
         params = {k[len("param_") :]: v for k, v in args.items() if k.startswith("param_")}

@@ -234,7 +234,7 @@ async def ingest(bootstrap: str, ch: ClickHouse, events: int) -> dict[str, Any]:
         )
     await asyncio.gather(*futures)
     await producer.stop()
-    sink = MeteringSink(bootstrap, ch)
+    sink = MeteringSink(bootstrap, ch, group="bench-metering")
     started = time.monotonic()
     await sink.start()
     deadline = started + 600

@@ -58,7 +58,7 @@ def create_app(settings: MeteringSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         clickhouse = ClickHouse(cfg.clickhouse_url, cfg.clickhouse_database)
         await clickhouse.migrate_async()
-        sink = MeteringSink(cfg.kafka_bootstrap, clickhouse)
+        sink = MeteringSink(cfg.kafka_bootstrap, clickhouse, group=cfg.group)
         await sink.start()
         app.state.runtime = Runtime(cfg.tokens, clickhouse, sink, ClickHouseReports(clickhouse))
         try:

@@ -29,3 +29,8 @@ class MeteringSettings:
     host: str = field(default_factory=lambda: env_text("TOLLWAY_METERING_HOST", "127.0.0.1"))
     #: Who may call the reporting API: TOLLWAY_ADMIN_TOKEN and the tokens file (no default).
     tokens: TokenBook = field(default_factory=TokenBook.from_environment)
+    #: The Kafka consumer group: every instance writing to one ClickHouse shares it (they
+    #: split the partitions); a second pipeline into another ClickHouse takes its own.
+    group: str = field(
+        default_factory=lambda: env_text("TOLLWAY_METERING_GROUP", "tollway-metering")
+    )

@@ -15,11 +15,17 @@ threads that each hold their own client; ``run`` hands work to that pool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
+import socket
 import threading
+import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
@@ -27,6 +33,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import clickhouse_connect
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from schemas.clickhouse import migrations
 
@@ -35,6 +42,7 @@ from ..errors import ConfigError
 __all__ = ["ClickHouse", "Target", "parse_url"]
 
 T = TypeVar("T")
+log = logging.getLogger("tollway.metering.clickhouse")
 
 
 @dataclass(frozen=True)
@@ -117,7 +125,10 @@ class ClickHouse:
 
     def migrate(self, through: int | None = None) -> list[int]:
         """Create the database and apply every migration not yet applied (up to ``through``,
-        if given: tests of one migration); return those applied."""
+        if given: tests of one migration); return those applied.
+
+        On a server, instances starting together take turns (``_MigrationLock``): 0008 copies
+        whole tables, which two at once would double."""
         admin = self._connect(None)
         # Atomic: refreshable materialized views (the rollups) need it; chdb's default differs.
         admin.command(f"CREATE DATABASE IF NOT EXISTS `{self.target.database}` ENGINE = Atomic")
@@ -126,19 +137,26 @@ class ClickHouse:
             "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
             "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version"
         )
-        done = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
-        applied = []
-        for migration in migrations():
-            if migration.version in done or (through is not None and migration.version > through):
-                continue
-            for statement in migration.statements:
-                client.command(statement)
-            client.insert(
-                "schema_migrations",
-                [[migration.version, migration.name]],
-                column_names=["version", "name"],
-            )
-            applied.append(migration.version)
+        # The embedded engine's folder admits one process: that is its lock.
+        lock = _MigrationLock(client, lambda: self._connect(self.target.database))
+        with contextlib.nullcontext() if self.target.kind == "chdb" else lock:
+            done = {
+                row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows
+            }
+            applied = []
+            for migration in migrations():
+                if migration.version in done or (
+                    through is not None and migration.version > through
+                ):
+                    continue
+                for statement in migration.statements:
+                    client.command(statement)
+                client.insert(
+                    "schema_migrations",
+                    [[migration.version, migration.name]],
+                    column_names=["version", "name"],
+                )
+                applied.append(migration.version)
         return applied
 
     async def insert_arrow(self, table: str, rows: pa.Table) -> None:
@@ -160,3 +178,76 @@ def _check_folder(path: Path) -> None:
         raise ConfigError(f"cannot create the ClickHouse folder {path}: {exc.strerror}") from None
     if not os.access(path, os.W_OK):
         raise ConfigError(f"the ClickHouse folder {path} is not writable")
+
+
+class _MigrationLock:
+    """One migrating instance at a time on a server: whoever creates the lock table holds
+    it (a second CREATE fails), beats in it every few seconds while migrating, and drops it.
+    A lock whose last beat is older than ``STALE_S`` belonged to an instance that died, and
+    is taken over; a live one is waited for, up to ``WAIT_S``."""
+
+    TABLE = "schema_migrations_lock"
+    BEAT_S, STALE_S, WAIT_S = 2.0, 30.0, 900.0
+
+    def __init__(self, client: Client, beat_client: Callable[[], Client]) -> None:
+        self.client, self._beat_client = client, beat_client
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._beating: threading.Thread | None = None
+
+    def __enter__(self) -> _MigrationLock:
+        deadline = time.monotonic() + self.WAIT_S
+        while not self._take():
+            if time.monotonic() > deadline:
+                raise ConfigError(
+                    f"another instance has held {self.TABLE} for over {self.WAIT_S:.0f} s; "
+                    "if none is migrating, drop that table"
+                )
+            time.sleep(0.5)
+        self._beat(self.client)
+        self._beating = threading.Thread(target=self._beat_until_stopped, daemon=True)
+        self._beating.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._beating is not None:
+            self._beating.join()
+        self.client.command(f"DROP TABLE IF EXISTS {self.TABLE}")
+
+    def _take(self) -> bool:
+        try:
+            self.client.command(
+                f"CREATE TABLE {self.TABLE} (holder String, beat DateTime64(3, 'UTC')) "
+                "ENGINE = Memory"
+            )
+            return True
+        except DatabaseError as exc:
+            if "TABLE_ALREADY_EXISTS" not in str(exc) and "already exists" not in str(exc):
+                raise
+        # Seconds since the last beat; with none (its holder died at once, or the server
+        # restarted and the Memory table lost its rows), since the table was made.
+        try:
+            silent = self.client.query(
+                "SELECT if(count() > 0, dateDiff('millisecond', max(beat), now64(3)) / 1000, "
+                "(SELECT dateDiff('second', any(metadata_modification_time), now()) "
+                "FROM system.tables WHERE database = currentDatabase() "
+                "AND name = 'schema_migrations_lock')) FROM schema_migrations_lock"
+            ).result_rows[0][0]
+        except DatabaseError:  # dropped by its holder in between: try again
+            return False
+        if silent > self.STALE_S:
+            log.warning("taking over a stale migration lock (silent %.0f s)", silent)
+            self.client.command(f"DROP TABLE IF EXISTS {self.TABLE}")
+        return False
+
+    def _beat(self, client: Client) -> None:
+        client.insert(
+            self.TABLE, [[self.holder, datetime.now(UTC)]], column_names=["holder", "beat"]
+        )
+
+    def _beat_until_stopped(self) -> None:
+        client = self._beat_client()  # a client is not shared between threads
+        while not self._stop.wait(self.BEAT_S):
+            with contextlib.suppress(Exception):  # a missed beat only ages the lock
+                self._beat(client)

@@ -41,7 +41,6 @@ from ..domain.rows import DecodedBatch, decode_batch
 __all__ = ["MeteringSink"]
 
 log = logging.getLogger("tollway.metering.sink")
-GROUP = "tollway-metering"
 _DECODE_SLICE = 1000  # events decoded between two turns of the event loop (~15 ms)
 
 _Batch = tuple[DecodedBatch, list[ConsumerRecord[bytes, bytes]], dict[TopicPartition, int]]
@@ -54,11 +53,12 @@ class MeteringSink(Supervised):
         self,
         bootstrap: str,
         clickhouse: ClickHouse,
+        group: str,
         max_batch: int = 20000,
         max_wait_s: float = 0.25,
     ) -> None:
         super().__init__(log)
-        self.bootstrap, self.clickhouse = bootstrap, clickhouse
+        self.bootstrap, self.clickhouse, self.group = bootstrap, clickhouse, group
         self.max_batch, self.max_wait_s = max_batch, max_wait_s
         self.rows_written = 0
         self.dead_lettered = 0
@@ -87,7 +87,7 @@ class MeteringSink(Supervised):
             REQUESTS.name,
             LEDGER.name,
             bootstrap_servers=self.bootstrap,
-            group_id=GROUP,
+            group_id=self.group,
             isolation_level="read_committed",
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -6,8 +6,11 @@ embedded path answers for the same week of events."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +20,10 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from schemas.clickhouse import migrations
 from services.metering.adapters import reports
-from services.metering.adapters.clickhouse import ClickHouse
+from services.metering.adapters.clickhouse import ClickHouse, _MigrationLock
+from services.metering.errors import ConfigError
 from tests.processes import ServiceProcess
-from tests.support import free_port
+from tests.support import budget, free_port
 
 from .events import ACCOUNTS, DAY0, insert_events, week_of_history
 from .rollups import refresh_rollups
@@ -87,3 +91,74 @@ def test_a_bad_query_over_http_is_the_servers_error_not_a_hang(
     with pytest.raises(DatabaseError, match=r"UNKNOWN_TABLE|Unknown table"):
         client.query("SELECT count() FROM no_such_table")
     assert client.query("SELECT 1 + {n:UInt8}", parameters={"n": 1}).result_rows == [(2,)]
+
+
+_MIGRATE = """
+import json, sys, time
+from pathlib import Path
+from services.metering.adapters.clickhouse import ClickHouse, _MigrationLock
+from services.metering.errors import ConfigError
+clickhouse = ClickHouse(sys.argv[1])
+while not Path(sys.argv[2]).exists():  # both start migrating at once
+    time.sleep(0.01)
+print(json.dumps(clickhouse.migrate()))
+"""
+
+
+def test_instances_starting_together_apply_each_migration_once(
+    http_endpoint: ServiceProcess, clickhouse_database: str, tmp_path: Path
+) -> None:
+    """Two metering instances on one server start at the same moment: one migrates, the
+    other waits for it and then finds nothing to do (0008 copies whole tables: two at once
+    would double every row)."""
+    url = f"{http_endpoint.url}/?database={clickhouse_database}"
+    go = tmp_path / "go"
+    starting = [
+        subprocess.Popen([sys.executable, "-c", _MIGRATE, url, str(go)], stdout=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    go.touch()
+    applied = []
+    for proc in starting:
+        out, _ = proc.communicate(timeout=budget(120))
+        assert proc.returncode == 0
+        applied.append(json.loads(out))
+    every = [m.version for m in migrations()]
+    assert sorted(applied) == [[], every]
+    client = ClickHouse(url).client()
+    counts = client.query("SELECT version, count() FROM schema_migrations GROUP BY version")
+    assert sorted(counts.result_rows) == [(v, 1) for v in every]
+    assert "schema_migrations_lock" not in _tables(client)
+
+
+def test_a_stale_migration_lock_is_taken_over_and_a_live_one_waited_for(
+    http_endpoint: ServiceProcess, clickhouse_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An instance killed while migrating leaves the lock: the next one takes it over once
+    it has been silent for half a minute, but never while its holder still beats."""
+    clickhouse = ClickHouse(f"{http_endpoint.url}/?database={clickhouse_database}")
+    admin = clickhouse_connect.get_client(host="127.0.0.1", port=http_endpoint.port)
+    admin.command(f"CREATE DATABASE `{clickhouse_database}`")
+    client = clickhouse.client()
+
+    def lock(beat_s_ago: float) -> None:
+        client.command(
+            "CREATE TABLE schema_migrations_lock (holder String, beat DateTime64(3, 'UTC')) "
+            "ENGINE = Memory"
+        )
+        at = datetime.now(UTC) - timedelta(seconds=beat_s_ago)
+        client.insert("schema_migrations_lock", [["dead:1", at]], column_names=["holder", "beat"])
+
+    lock(beat_s_ago=1)
+    monkeypatch.setattr(_MigrationLock, "WAIT_S", 1.0)
+    with pytest.raises(ConfigError, match="another instance has held schema_migrations_lock"):
+        clickhouse.migrate()
+    assert client.query("SELECT count() FROM schema_migrations").result_rows == [(0,)]
+    client.command("DROP TABLE schema_migrations_lock")
+    lock(beat_s_ago=5 * 60)
+    assert clickhouse.migrate() == [m.version for m in migrations()]
+    assert "schema_migrations_lock" not in _tables(client)
+
+
+def _tables(client: Any) -> set[str]:
+    return {row[0] for row in client.query("SHOW TABLES").result_rows}
