@@ -1,7 +1,8 @@
 """Tollway beyond one machine, on this one: a three-node KRaft cluster from the same Maven
 jars (topics with three copies, ``min.insync.replicas`` 2), and two instances of the
-gateway (a spool each) and of billing (splitting the partitions), over the fault suite's
-services."""
+gateway (a spool each), of billing and of metering (each pair splitting the partitions),
+over the fault suite's services. The two metering consumers share ClickHouse over its HTTP
+interface (``tests/clickhouse_http.py``), as they would share a server."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from infra.kafka.broker import KafkaCluster
 from infra.kafka.topics import ensure_topics
 from tests.faults.conftest import Cluster, start_stack
+from tests.processes import ServiceProcess
 from tests.support import free_port
 
 
@@ -21,10 +23,18 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     work = tmp_path_factory.mktemp("cluster")
     brokers = KafkaCluster(work / "kafka", [(free_port(), free_port()) for _ in range(3)])
     brokers.start()
+    port = free_port()
+    clickhouse = ServiceProcess(
+        "tests.clickhouse_http",
+        port,
+        {"CH_HTTP_PORT": str(port), "CH_HTTP_FOLDER": str(work / "clickhouse")},
+        work / "logs",
+    )
     cluster = None
     try:
         asyncio.run(ensure_topics(brokers.bootstrap_servers, replication_factor=3))
-        cluster = start_stack(work, brokers)
+        clickhouse.start("/ping")
+        cluster = start_stack(work, brokers, f"{clickhouse.url}/?database=tollway")
         port = free_port()
         cluster.add(
             "billing-b",
@@ -43,8 +53,11 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             TOLLWAY_GATEWAY_PORT=str(port),
             TOLLWAY_GATEWAY_SPOOL_DIR=str(work / "spool-b"),
         )
+        port = free_port()
+        cluster.add("metering-b", "metering", port, "/healthz", TOLLWAY_METERING_PORT=str(port))
         yield cluster
     finally:
         if cluster is not None:
             cluster.stop_all()
+        clickhouse.stop()
         brokers.stop()

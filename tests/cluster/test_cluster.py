@@ -1,9 +1,10 @@
 """A Kafka cluster and several instances of every service, under a steady load through two
 gateways: one broker SIGKILLed and brought back, then a rolling restart of all three, then
-one billing consumer killed and another added. Each ends as the fault suite's tests do
-(every request a client saw succeed charged exactly once at its price, the balance the
-top-up minus those charges, metering's report and reconciliation clean, the statement on
-billing's balance), and with no paying request refused because of it."""
+one billing consumer killed and another added, and the same for metering. Each ends as the
+fault suite's tests do (every request a client saw succeed charged exactly once at its
+price, the balance the top-up minus those charges, metering's report and reconciliation
+clean, the statement on billing's balance), and with no paying request refused because of
+it."""
 
 from __future__ import annotations
 
@@ -99,5 +100,18 @@ async def test_billing_consumers_killed_and_added_under_load(big: Cluster) -> No
         big["billing-b"].kill()  # its partitions move to the other consumer
         await more(loads, 20)
         await asyncio.to_thread(big.restart, "billing-b")  # and some move back
+        await more(loads, 20)
+    await settled(big, account, loads)
+
+
+async def test_metering_consumers_killed_and_added_under_load(big: Cluster) -> None:
+    """Two metering consumers write to one ClickHouse: one killed mid-batch, its partitions
+    go to the other, then it comes back; every request is in the reports exactly once."""
+    account, secret = await tenant(big)
+    async with load_on_both(big, secret) as loads:
+        await more(loads, 10)
+        big["metering-b"].kill()
+        await more(loads, 20)
+        await asyncio.to_thread(big.restart, "metering-b")
         await more(loads, 20)
     await settled(big, account, loads)
