@@ -1,6 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.events import AccountStatusChanged, ApiKeyRecorded
 from services.gateway.domain.standing import AccountStore, KeyStore, check_account, hash_secret
@@ -125,6 +127,43 @@ def test_a_reservation_billing_never_confirms_stops_counting_after_its_ttl() -> 
     store.reserve("acc1", 1, 5000, now=0.0)
     assert store.reserved("acc1", AccountStore.RESERVATION_TTL_S - 1) == 5000
     assert store.reserved("acc1", AccountStore.RESERVATION_TTL_S + 1) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("reserve"), st.integers(1, 3), st.integers(0, 10**6)),
+            st.tuples(st.just("confirm"), st.integers(0, 6), st.just(0)),
+            st.tuples(st.just("wait"), st.integers(0, 600), st.just(0)),
+        ),
+        max_size=60,
+    )
+)
+def test_reservations_equal_a_scan_of_every_one_not_yet_confirmed_or_expired(
+    steps: list[tuple[str, int, int]],
+) -> None:
+    """The store keeps a running total; it must always equal the plain definition: the sum
+    of the reservations billing has not applied (seq < applied_through) that are younger
+    than the TTL."""
+    store = AccountStore(producer="gw_me")
+    kept: list[tuple[int, int, float]] = []  # (seq, amount, at): every reservation made
+    seq, now, through, sequence = 0, 0.0, 1, 0
+    for action, n, amount in steps:
+        if action == "reserve":
+            seq += n  # the account's started events, each after its predecessor
+            store.reserve("acc1", seq, amount, now)
+            kept.append((seq, amount, now))
+        elif action == "confirm":
+            through = min(seq + 1, through + n)  # billing applies a prefix of them
+            sequence += 1
+            store.apply(_funded(10**12, sequence, {"gw_me": through}))
+        else:
+            now += n
+        expected = sum(
+            a for s, a, at in kept if s >= through and at >= now - AccountStore.RESERVATION_TTL_S
+        )
+        assert store.reserved("acc1", now) == expected
 
 
 @pytest.mark.parametrize(
