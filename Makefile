@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 
 
 .PHONY: install agents browser run test lint typecheck unit integration schemas kafka bench bench-gateway \
-	bench-billing bench-metering bench-report soak clean
+	bench-billing bench-metering bench-report bench-tools soak clean
 
 install: .venv/.installed infra/kafka/libs/.complete
 
@@ -73,8 +73,16 @@ integration: install
 	$(PY) -m pytest tests/integration
 
 ## Gateway vs. the upstream called directly, three rounds a scenario; writes bench/results/gateway.json (~2 min).
-bench-gateway: install
+bench-gateway: install bench-tools
 	$(PY) -m bench.gateway
+
+## wrk and nginx (Debian's) for the workers benchmark: a load generator and an upstream that
+## cost next to nothing a request (bench/native.py).
+bench-tools:
+	@command -v wrk >/dev/null && { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "tollway: the workers benchmark needs wrk and nginx"; exit 1; }; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx-light >/dev/null; }
 
 ## One billing consumer's events/s and request.completed -> insufficient_balance latency.
 bench-billing: install
