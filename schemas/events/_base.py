@@ -46,10 +46,14 @@ class Event(BaseModel):
     event_id: str = Field(default_factory=new_id, min_length=1, max_length=64)
     occurred_at: AwareDatetime = Field(default_factory=_now)
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, type: str = "", version: int = 1, **kwargs: Any) -> None:
+        """``class TopUp(Command, type="account.top_up")``: the event's name on the wire
+        (and in the ``type`` header), registered for decoding; ``version`` is 1 until a
+        breaking change adds the next beside it. A class without ``type`` is a base."""
         super().__init_subclass__(**kwargs)
-        if "TYPE" in cls.__dict__:
-            key = (cls.TYPE, cls.VERSION)
+        if type:
+            cls.TYPE, cls.VERSION = type, version
+            key = (type, version)
             if key in _REGISTRY:
                 raise TypeError(f"event {key} registered twice")
             _REGISTRY[key] = cls

@@ -7,7 +7,7 @@ writes for an account, so a reader can drop a stale one.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,10 +32,7 @@ class Plan(BaseModel):
     tokens_per_minute: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
 
 
-class AccountStatusChanged(Event):
-    TYPE: ClassVar[str] = "account.status_changed"
-    VERSION: ClassVar[int] = 1
-
+class AccountStatusChanged(Event, type="account.status_changed"):
     account_id: str = Field(min_length=1, max_length=64)
     name: str
     status: AccountStatus

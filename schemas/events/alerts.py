@@ -9,8 +9,6 @@ threshold, and re-arms when the balance rises above it again (a top-up). An
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from pydantic import Field
 
 from schemas.money import NanoUSD
@@ -20,10 +18,7 @@ from ._base import Event
 __all__ = ["BalanceRanLow", "EventParked", "KeyLimitReached", "QuotaUsed"]
 
 
-class BalanceRanLow(Event):
-    TYPE: ClassVar[str] = "account.balance_low"
-    VERSION: ClassVar[int] = 1
-
+class BalanceRanLow(Event, type="account.balance_low"):
     account_id: str = Field(min_length=1, max_length=64)
     #: Which threshold: "absolute" (a fixed amount) or "share_of_last_top_up".
     threshold_kind: str
@@ -32,10 +27,7 @@ class BalanceRanLow(Event):
     last_top_up_nano: NanoUSD
 
 
-class EventParked(Event):
-    TYPE: ClassVar[str] = "event.parked"
-    VERSION: ClassVar[int] = 1
-
+class EventParked(Event, type="event.parked"):
     #: The consumer that parked it: "billing" or "metering".
     consumer: str = Field(min_length=1, max_length=32)
     #: topic/partition/offset of the parked record.
@@ -45,12 +37,9 @@ class EventParked(Event):
     account_id: str | None = Field(default=None, max_length=64)
 
 
-class KeyLimitReached(Event):
+class KeyLimitReached(Event, type="api_key.limit_reached"):
     """A key's spend in its period reached its limit: its model calls are refused until
     the period turns (the account's other keys keep working)."""
-
-    TYPE: ClassVar[str] = "api_key.limit_reached"
-    VERSION: ClassVar[int] = 1
 
     account_id: str = Field(min_length=1, max_length=64)
     key_id: str = Field(min_length=1, max_length=64)
@@ -59,12 +48,9 @@ class KeyLimitReached(Event):
     spend_period: str = Field(max_length=8)
 
 
-class QuotaUsed(Event):
+class QuotaUsed(Event, type="account.quota_used"):
     """An account has used a share (80 %, then 100 %) of its plan's monthly token quota;
     once each per month. At 100 % its keys get 429 until the month turns."""
-
-    TYPE: ClassVar[str] = "account.quota_used"
-    VERSION: ClassVar[int] = 1
 
     account_id: str = Field(min_length=1, max_length=64)
     percent: int = Field(ge=1, le=100)

@@ -7,7 +7,7 @@ with ``status="revoked"`` so that every gateway sees the revocation.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -51,10 +51,7 @@ class KeyPolicy(BaseModel):
     tokens_per_minute: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
 
 
-class ApiKeyRecorded(Event):
-    TYPE: ClassVar[str] = "api_key.recorded"
-    VERSION: ClassVar[int] = 1
-
+class ApiKeyRecorded(Event, type="api_key.recorded"):
     key_id: str = Field(min_length=1, max_length=64)
     account_id: str = Field(min_length=1, max_length=64)
     name: str = Field(default="", max_length=200)

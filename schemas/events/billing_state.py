@@ -9,7 +9,7 @@ happened to the command it wrote.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -54,10 +54,7 @@ class ProducerStream(BaseModel):
     last_seen: AwareDatetime
 
 
-class AccountSnapshot(Event):
-    TYPE: ClassVar[str] = "billing.account_snapshot"
-    VERSION: ClassVar[int] = 1
-
+class AccountSnapshot(Event, type="billing.account_snapshot"):
     account_id: str
     name: str
     plan: Plan
@@ -89,10 +86,7 @@ class AccountSnapshot(Event):
     sessions: dict[str, SessionRecorded] = {}
 
 
-class CommandResult(Event):
-    TYPE: ClassVar[str] = "billing.command_result"
-    VERSION: ClassVar[int] = 1
-
+class CommandResult(Event, type="billing.command_result"):
     command_id: str
     account_id: str
     outcome: Literal["applied", "duplicate", "rejected"]

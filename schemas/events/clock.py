@@ -11,8 +11,6 @@ makes the same transitions at the same instants.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from pydantic import Field
 
 from ._base import Event
@@ -20,10 +18,7 @@ from ._base import Event
 __all__ = ["ClockTicked"]
 
 
-class ClockTicked(Event):
-    TYPE: ClassVar[str] = "clock.tick"
-    VERSION: ClassVar[int] = 1
-
+class ClockTicked(Event, type="clock.tick"):
     #: The partition it was written to (the accounts of that partition are advanced to
     #: ``occurred_at``).
     partition: int = Field(ge=0, le=10_000)

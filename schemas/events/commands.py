@@ -8,7 +8,7 @@ command retried with the same key is applied once.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import AwareDatetime, Field
 
@@ -56,40 +56,27 @@ class Command(Event):
     actor: str | None = Field(default=None, max_length=80)
 
 
-class CreateAccount(Command):
-    TYPE: ClassVar[str] = "account.create"
-    VERSION: ClassVar[int] = 1
-
+class CreateAccount(Command, type="account.create"):
     name: NameField
     plan: Plan = Plan()
 
 
-class ChangePlan(Command):
+class ChangePlan(Command, type="account.change_plan"):
     """An operator moves the account to another plan, effective when billing applies it."""
-
-    TYPE: ClassVar[str] = "account.change_plan"
-    VERSION: ClassVar[int] = 1
 
     plan: Plan
     reason: ReasonField = ""
 
 
-class SuspendAccount(Command):
-    TYPE: ClassVar[str] = "account.suspend"
-    VERSION: ClassVar[int] = 1
-
+class SuspendAccount(Command, type="account.suspend"):
     reason: ReasonField = ""
 
 
-class ReactivateAccount(Command):
-    TYPE: ClassVar[str] = "account.reactivate"
-    VERSION: ClassVar[int] = 1
+class ReactivateAccount(Command, type="account.reactivate"):
+    pass
 
 
-class CreateApiKey(Command):
-    TYPE: ClassVar[str] = "api_key.create"
-    VERSION: ClassVar[int] = 1
-
+class CreateApiKey(Command, type="api_key.create"):
     key_id: str = _Id
     name: Annotated[str, Field(max_length=NAME_MAX)] = ""
     prefix: str = Field(min_length=1, max_length=32)
@@ -100,18 +87,12 @@ class CreateApiKey(Command):
     member_id: str | None = Field(default=None, max_length=64)
 
 
-class RevokeApiKey(Command):
-    TYPE: ClassVar[str] = "api_key.revoke"
-    VERSION: ClassVar[int] = 1
-
+class RevokeApiKey(Command, type="api_key.revoke"):
     key_id: str = _Id
 
 
-class RotateApiKey(Command):
+class RotateApiKey(Command, type="api_key.rotate"):
     """Create ``new_key_id`` and let ``key_id`` live on until ``old_key_expires_at``."""
-
-    TYPE: ClassVar[str] = "api_key.rotate"
-    VERSION: ClassVar[int] = 1
 
     key_id: str = _Id
     new_key_id: str = _Id
@@ -120,20 +101,14 @@ class RotateApiKey(Command):
     old_key_expires_at: AwareDatetime
 
 
-class TopUp(Command):
+class TopUp(Command, type="balance.top_up"):
     """Money received. The service fee is computed by billing from its settings."""
-
-    TYPE: ClassVar[str] = "balance.top_up"
-    VERSION: ClassVar[int] = 1
 
     amount_nano: MovementNanoUSD = Field(gt=0)
 
 
-class AdjustBalance(Command):
+class AdjustBalance(Command, type="balance.adjust"):
     """A signed correction (or a refund, with ``refund=True``), with a reason."""
-
-    TYPE: ClassVar[str] = "balance.adjust"
-    VERSION: ClassVar[int] = 1
 
     amount_nano: MovementNanoUSD
     reason: ReasonField = Field(min_length=1)
@@ -147,73 +122,51 @@ class _MemberCommand(Command):
     member_id: str = _Id
 
 
-class AddMember(_MemberCommand):
+class AddMember(_MemberCommand, type="member.add"):
     """An operator adds a person to the account (a developer without access yet, or an
     owner, who has it)."""
-
-    TYPE: ClassVar[str] = "member.add"
-    VERSION: ClassVar[int] = 1
 
     email: str = Field(min_length=3, max_length=EMAIL_MAX)
     role: MemberRole = "developer"
     password_hash: str = Field(min_length=1, max_length=512)
 
 
-class RemoveMember(_MemberCommand):
+class RemoveMember(_MemberCommand, type="member.remove"):
     """The member leaves: their sessions end and their keys are revoked."""
-
-    TYPE: ClassVar[str] = "member.remove"
-    VERSION: ClassVar[int] = 1
 
     reason: ReasonField = ""
 
 
-class RequestDeveloperAccess(_MemberCommand):
-    TYPE: ClassVar[str] = "member.request_access"
-    VERSION: ClassVar[int] = 1
-
+class RequestDeveloperAccess(_MemberCommand, type="member.request_access"):
     note: str = Field(default="", max_length=500)
 
 
-class ApproveDeveloperAccess(_MemberCommand):
-    TYPE: ClassVar[str] = "member.approve_access"
-    VERSION: ClassVar[int] = 1
+class ApproveDeveloperAccess(_MemberCommand, type="member.approve_access"):
+    pass
 
 
-class RevokeDeveloperAccess(_MemberCommand):
+class RevokeDeveloperAccess(_MemberCommand, type="member.revoke_access"):
     """The member's keys are refused (403 ``developer_access_revoked``) until approved again."""
-
-    TYPE: ClassVar[str] = "member.revoke_access"
-    VERSION: ClassVar[int] = 1
 
     reason: ReasonField = ""
 
 
-class ChangePassword(_MemberCommand):
+class ChangePassword(_MemberCommand, type="member.change_password"):
     """A new password hash; every other session of the member ends."""
-
-    TYPE: ClassVar[str] = "member.change_password"
-    VERSION: ClassVar[int] = 1
 
     password_hash: str = Field(min_length=1, max_length=512)
     keep_session_id: str | None = Field(default=None, max_length=64)
 
 
-class StartSession(_MemberCommand):
+class StartSession(_MemberCommand, type="member.start_session"):
     """A member signed in (the password was checked before this was written)."""
-
-    TYPE: ClassVar[str] = "member.start_session"
-    VERSION: ClassVar[int] = 1
 
     session_id: str = _Id
     token_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     expires_at: AwareDatetime
 
 
-class EndSessions(_MemberCommand):
+class EndSessions(_MemberCommand, type="member.end_sessions"):
     """Sign out: one session, or (``session_id`` None) every session of the member."""
-
-    TYPE: ClassVar[str] = "member.end_sessions"
-    VERSION: ClassVar[int] = 1
 
     session_id: str | None = Field(default=None, max_length=64)

@@ -6,7 +6,7 @@ its entries. Amounts are signed nano-USD: credits positive, debits negative.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -19,10 +19,7 @@ __all__ = ["LedgerEntryKind", "LedgerEntryRecorded"]
 LedgerEntryKind = Literal["top_up", "service_fee", "charge", "adjustment", "refund"]
 
 
-class LedgerEntryRecorded(Event):
-    TYPE: ClassVar[str] = "ledger.entry_recorded"
-    VERSION: ClassVar[int] = 1
-
+class LedgerEntryRecorded(Event, type="ledger.entry_recorded"):
     entry_id: str = Field(min_length=1, max_length=128)
     account_id: str = Field(min_length=1, max_length=64)
     kind: LedgerEntryKind

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._base import Event
@@ -27,11 +25,8 @@ class KeyUse(BaseModel):
     tokens_per_minute: int | None = Field(default=None, ge=1, strict=True)
 
 
-class KeyUsageReported(Event):
+class KeyUsageReported(Event, type="key_usage.reported"):
     """A gateway's use of rate-limited keys over its last short interval (~100 ms)."""
-
-    TYPE: ClassVar[str] = "key_usage.reported"
-    VERSION: ClassVar[int] = 1
 
     #: The reporting gateway process (its request events carry the same ``producer``).
     producer: str = Field(min_length=1, max_length=64)

@@ -14,7 +14,7 @@ member create keys. Revoking it disables the member's keys (the gateway answers 
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
@@ -40,10 +40,7 @@ EMAIL_MAX = 254
 _Id = Field(min_length=1, max_length=64)
 
 
-class MemberRecorded(Event):
-    TYPE: ClassVar[str] = "member.recorded"
-    VERSION: ClassVar[int] = 1
-
+class MemberRecorded(Event, type="member.recorded"):
     member_id: str = _Id
     account_id: str = _Id
     #: Lowercased; unique among the active members of every account.
@@ -56,10 +53,7 @@ class MemberRecorded(Event):
     created_at: AwareDatetime
 
 
-class SessionRecorded(Event):
-    TYPE: ClassVar[str] = "member.session"
-    VERSION: ClassVar[int] = 1
-
+class SessionRecorded(Event, type="member.session"):
     session_id: str = _Id
     member_id: str = _Id
     account_id: str = _Id
@@ -70,12 +64,9 @@ class SessionRecorded(Event):
     expires_at: AwareDatetime
 
 
-class DeveloperAccessRequested(Event):
+class DeveloperAccessRequested(Event, type="member.developer_access_requested"):
     """An alert (``tollway.alerts``): a member asks for developer access; an operator
     approves it with ``tollway members approve``."""
-
-    TYPE: ClassVar[str] = "member.developer_access_requested"
-    VERSION: ClassVar[int] = 1
 
     account_id: str = _Id
     member_id: str = _Id

@@ -7,8 +7,6 @@ started, even after a later change.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.money import PriceNanoUSD
@@ -31,9 +29,6 @@ class PriceVersion(BaseModel):
     cache_write_per_mtok_nano: PriceNanoUSD = 0
 
 
-class ModelPriced(Event):
-    TYPE: ClassVar[str] = "model.priced"
-    VERSION: ClassVar[int] = 1
-
+class ModelPriced(Event, type="model.priced"):
     model: str = Field(min_length=1, max_length=256)
     versions: tuple[PriceVersion, ...] = Field(min_length=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
@@ -43,11 +43,8 @@ class _RequestEvent(_Stamped):
     stream: bool
 
 
-class RequestStarted(_RequestEvent):
+class RequestStarted(_RequestEvent, type="request.started"):
     """Admitted and about to call the upstream. Billing places a hold on it."""
-
-    TYPE: ClassVar[str] = "request.started"
-    VERSION: ClassVar[int] = 1
 
     #: The most output tokens one answer may have (what the client asked, at most the
     #: model's cap), and how many answers the upstream generates (``n``, ``best_of``…):
@@ -57,7 +54,7 @@ class RequestStarted(_RequestEvent):
     prompt_tokens_estimate: int = Field(ge=0, le=MAX_OUTPUT_TOKENS, strict=True)
 
 
-class RequestCompleted(_RequestEvent):
+class RequestCompleted(_RequestEvent, type="request.completed"):
     """The request ended, whatever the ending.
 
     Token meaning is normalised across surfaces: ``prompt_tokens`` counts every
@@ -65,9 +62,6 @@ class RequestCompleted(_RequestEvent):
     ``cache_read_tokens`` and ``cache_write_tokens`` are the parts of it that
     were read from or written to a prompt cache.
     """
-
-    TYPE: ClassVar[str] = "request.completed"
-    VERSION: ClassVar[int] = 1
 
     started_at: AwareDatetime
     status: RequestStatus

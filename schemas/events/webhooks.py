@@ -9,7 +9,7 @@ each webhook's is derived from a master key (``schemas.webhooks``).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field
 
@@ -21,10 +21,7 @@ DeliveryStatus = Literal["pending", "delivered", "failed"]
 _Id = Field(min_length=1, max_length=64)
 
 
-class WebhookRecorded(Event):
-    TYPE: ClassVar[str] = "webhook.recorded"
-    VERSION: ClassVar[int] = 1
-
+class WebhookRecorded(Event, type="webhook.recorded"):
     webhook_id: str = _Id
     account_id: str = _Id
     url: str = Field(min_length=1, max_length=2048)
@@ -36,10 +33,7 @@ class WebhookRecorded(Event):
     actor: str | None = Field(default=None, max_length=64)
 
 
-class WebhookDelivery(Event):
-    TYPE: ClassVar[str] = "webhook.delivery"
-    VERSION: ClassVar[int] = 1
-
+class WebhookDelivery(Event, type="webhook.delivery"):
     #: ``<alert event_id>:<webhook_id>``: the same alert to the same webhook is one delivery.
     delivery_id: str = Field(min_length=1, max_length=160)
     webhook_id: str = _Id
