@@ -17,7 +17,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import os
+import re
 import shutil
 import signal
 import socket
@@ -33,7 +33,15 @@ from infra.procs import stop as stop_process
 
 from .errors import InfraError
 
-__all__ = ["KafkaBroker", "KafkaCluster", "ensure_jars", "port_is_free", "wait_for_kafka"]
+__all__ = [
+    "KafkaBroker",
+    "KafkaCluster",
+    "ensure_jars",
+    "kafka_release",
+    "port_is_free",
+    "server_settings",
+    "wait_for_kafka",
+]
 
 HERE = Path(__file__).resolve().parent
 LIBS = HERE / "libs"
@@ -95,18 +103,26 @@ def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def _server_properties(
+def kafka_release() -> str:
+    """The Kafka release ``pom.xml`` names: the jars every test runs, the image deploys run."""
+    found = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", (HERE / "pom.xml").read_text())
+    if found is None:
+        raise InfraError("infra/kafka/pom.xml names no kafka.version")
+    return found[1]
+
+
+def server_settings(
     data_dir: Path,
     port: int,
     controller_port: int,
     node_id: int = 1,
     voters: str | None = None,
     copies: int = 1,
-) -> str:
+) -> dict[str, str]:
     """One node's settings; ``voters`` names the quorum (default: this node alone) and
     ``copies`` the replication of the internal topics (offsets, transactions)."""
     min_isr = str(min(2, copies))
-    settings = {
+    return {
         "process.roles": "broker,controller",
         "node.id": str(node_id),
         "controller.quorum.voters": voters or f"{node_id}@127.0.0.1:{controller_port}",
@@ -134,7 +150,6 @@ def _server_properties(
         "num.network.threads": "2",
         "num.io.threads": "4",
     }
-    return "".join(f"{k}={v}\n" for k, v in settings.items())
 
 
 async def _ping(bootstrap: str) -> None:
@@ -185,8 +200,12 @@ class KafkaBroker:
         voters: str | None = None,
         copies: int = 1,
         cluster_id: str | None = None,
+        properties: dict[str, str] | None = None,
     ) -> None:
+        """``properties`` replaces the settings made from the other arguments (a deployment
+        file's, say); its ``log.dirs`` must then be ``data_dir/logs``."""
         self.data_dir = data_dir.resolve()
+        self.properties = properties
         self.port = port
         self.controller_port = controller_port
         self.heap = heap
@@ -220,16 +239,15 @@ class KafkaBroker:
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             props = self.data_dir / "server.properties"
-            props.write_text(
-                _server_properties(
-                    self.data_dir,
-                    self.port,
-                    self.controller_port,
-                    self.node_id,
-                    self.voters,
-                    self.copies,
-                )
+            settings = self.properties or server_settings(
+                self.data_dir,
+                self.port,
+                self.controller_port,
+                self.node_id,
+                self.voters,
+                self.copies,
             )
+            props.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         except OSError as exc:
             raise InfraError(
                 f"cannot write Kafka's data folder {self.data_dir}: {exc.strerror}"
@@ -367,18 +385,19 @@ class KafkaCluster:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from schemas.settings import SettingError, env_path, env_port
+
+    try:
+        data_dir = env_path("TOLLWAY_DATA_DIR", "data") / "kafka"
+        port = env_port("TOLLWAY_KAFKA_PORT", 9092)
+        controller_port = env_port("TOLLWAY_KAFKA_CONTROLLER_PORT", 9093)
+    except SettingError as exc:
+        print(f"tollway-kafka: {exc}", file=sys.stderr)
+        return 1
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
-        "--data-dir", type=Path, default=Path(os.environ.get("TOLLWAY_DATA_DIR", "data")) / "kafka"
-    )
-    parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("TOLLWAY_KAFKA_PORT", "9092"))
-    )
-    parser.add_argument(
-        "--controller-port",
-        type=int,
-        default=int(os.environ.get("TOLLWAY_KAFKA_CONTROLLER_PORT", "9093")),
-    )
+    parser.add_argument("--data-dir", type=Path, default=data_dir)
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--controller-port", type=int, default=controller_port)
     parser.add_argument("--fetch-only", action="store_true", help="resolve the jars and exit")
     args = parser.parse_args(argv)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})

@@ -75,11 +75,17 @@ async def _wait_for_leaders(
 def main() -> int:
     """``python -m infra.kafka.topics``: create the topics on KAFKA_BOOTSTRAP_SERVERS (a
     deployment's first step), ``TOLLWAY_KAFKA_REPLICATION`` copies each (default 1)."""
-    import os
     import sys
 
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    replication = int(os.environ.get("TOLLWAY_KAFKA_REPLICATION", "1"))
+    from schemas.settings import SettingError, env_int, kafka_bootstrap
+
+    try:
+        bootstrap = kafka_bootstrap()
+        # More copies than brokers is refused by Kafka itself, with its own message.
+        replication = env_int("TOLLWAY_KAFKA_REPLICATION", 1, low=1, high=32767)
+    except SettingError as exc:
+        print(f"tollway-topics: {exc}", file=sys.stderr)
+        return 1
     try:
         created = asyncio.run(ensure_topics(bootstrap, replication_factor=replication))
     except InfraError as exc:
