@@ -3,7 +3,10 @@
 One Kafka broker serves the whole run (started lazily by the first test that
 asks for it), or ``KAFKA_BOOTSTRAP_SERVERS`` names an existing cluster. One
 chdb folder serves the whole run too (chdb allows one folder per process);
-tests isolate themselves with a database of their own.
+tests isolate themselves with a database of their own. Tests that want a
+ClickHouse server share one: the HTTP interface in front of the embedded engine.
+With ``TOLLWAY_TEST_CONTAINERS=1`` (and Docker) the broker and the server are
+the official images instead (``tests/containers.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import pytest
 
 from infra.kafka.broker import KafkaBroker
 from infra.kafka.topics import ensure_topics
+from tests import containers
+from tests.processes import ServiceProcess
 from tests.support import TIME_SCALE, free_port, unique
 
 
@@ -42,6 +47,11 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         asyncio.run(ensure_topics(existing))
         yield existing
         return
+    if containers.WANTED:
+        with containers.kafka_broker() as bootstrap:
+            asyncio.run(ensure_topics(bootstrap))
+            yield bootstrap
+        return
     broker = KafkaBroker(tmp_path_factory.mktemp("kafka"), free_port(), free_port())
     broker.start()
     try:
@@ -54,6 +64,23 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def chdb_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("clickhouse")
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A ClickHouse server's HTTP URL (no path; a test names its database in the query)."""
+    if containers.WANTED:
+        with containers.clickhouse_server() as url:
+            yield url
+        return
+    folder = tmp_path_factory.mktemp("clickhouse-http")
+    port = free_port()
+    env = {"CH_HTTP_PORT": str(port), "CH_HTTP_FOLDER": str(folder / "data")}
+    endpoint = ServiceProcess("tests.clickhouse_http", port, env, folder).start("/ping")
+    try:
+        yield endpoint.url
+    finally:
+        endpoint.stop()
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Tollway beyond one machine, on this one: a three-node KRaft cluster from the same Maven
 jars (topics with three copies, ``min.insync.replicas`` 2), and two instances of the
 gateway (a spool each), of billing and of metering (each pair splitting the partitions),
-over the fault suite's services. The two metering consumers share ClickHouse over its HTTP
-interface (``tests/clickhouse_http.py``), as they would share a server."""
+over the fault suite's services. The two metering consumers share the suite's ClickHouse
+server (``clickhouse_server``), each cluster run a database of its own."""
 
 from __future__ import annotations
 
@@ -14,27 +14,19 @@ import pytest
 from infra.kafka.broker import KafkaCluster
 from infra.kafka.topics import ensure_topics
 from tests.faults.conftest import Cluster, start_stack
-from tests.processes import ServiceProcess
-from tests.support import free_port
+from tests.support import free_port, unique
 
 
 @pytest.fixture(scope="module")
-def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def big(tmp_path_factory: pytest.TempPathFactory, clickhouse_server: str) -> Iterator[Cluster]:
     work = tmp_path_factory.mktemp("cluster")
     brokers = KafkaCluster(work / "kafka", [(free_port(), free_port()) for _ in range(3)])
     brokers.start()
-    port = free_port()
-    clickhouse = ServiceProcess(
-        "tests.clickhouse_http",
-        port,
-        {"CH_HTTP_PORT": str(port), "CH_HTTP_FOLDER": str(work / "clickhouse")},
-        work / "logs",
-    )
     cluster = None
     try:
         asyncio.run(ensure_topics(brokers.bootstrap_servers, replication_factor=3))
-        clickhouse.start("/ping")
-        cluster = start_stack(work, brokers, f"{clickhouse.url}/?database=tollway")
+        database = unique("cluster").replace("-", "_")
+        cluster = start_stack(work, brokers, f"{clickhouse_server}/?database={database}")
         port = free_port()
         cluster.add(
             "billing-b",
@@ -59,5 +51,4 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         if cluster is not None:
             cluster.stop_all()
-        clickhouse.stop()
         brokers.stop()

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import containers
 from tests.processes import ServiceProcess
 from tests.support import free_port
 
@@ -149,13 +150,17 @@ def metering(
     kafka_bootstrap: str,
     tokens_file: Path,
     tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Iterator[ServiceProcess]:
     port = free_port()
-    folder = tmp_path_factory.mktemp("metering-clickhouse")
+    if containers.WANTED:  # the official server image, as a deployment runs it
+        clickhouse = f"{request.getfixturevalue('clickhouse_server')}/?database=stack"
+    else:
+        clickhouse = f"chdb://{tmp_path_factory.mktemp('metering-clickhouse')}"
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "TOLLWAY_METERING_PORT": str(port),
-        "CLICKHOUSE_URL": f"chdb://{folder}",
+        "CLICKHOUSE_URL": clickhouse,
         "TOLLWAY_ADMIN_TOKEN": ADMIN_TOKEN,
         "TOLLWAY_ADMIN_TOKENS_FILE": str(tokens_file),
     }

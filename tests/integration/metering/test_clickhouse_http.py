@@ -1,15 +1,14 @@
 """Metering over ClickHouse's HTTP interface, the path a ClickHouse server (and so a second
 metering consumer) takes: the migrations, the sink's Arrow inserts and every report go
-through clickhouse-connect's HTTP client to ``tests/clickhouse_http.py`` (the HTTP interface
-in front of the same engine, as no server runs here) and must answer exactly what the
-embedded path answers for the same week of events."""
+through clickhouse-connect's HTTP client to the suite's ClickHouse server (the official image
+with ``TOLLWAY_TEST_CONTAINERS=1``, else ``tests/clickhouse_http.py`` in front of the embedded
+engine) and must answer exactly what the embedded path answers for the same week of events."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,23 +21,12 @@ from schemas.clickhouse import migrations
 from services.metering.adapters import reports
 from services.metering.adapters.clickhouse import ClickHouse, _MigrationLock
 from services.metering.errors import ConfigError
-from tests.processes import ServiceProcess
-from tests.support import budget, free_port
+from tests.support import budget
 
 from .events import ACCOUNTS, DAY0, insert_events, week_of_history
 from .rollups import refresh_rollups
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def http_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    folder = tmp_path_factory.mktemp("clickhouse-http")
-    port = free_port()
-    env = {"CH_HTTP_PORT": str(port), "CH_HTTP_FOLDER": str(folder / "data")}
-    endpoint = ServiceProcess("tests.clickhouse_http", port, env, folder).start("/ping")
-    yield endpoint
-    endpoint.stop()
 
 
 def _answers(client: Any) -> dict[str, Any]:
@@ -62,11 +50,11 @@ def _answers(client: Any) -> dict[str, Any]:
 
 
 def test_every_report_over_http_equals_the_embedded_engine(
-    http_endpoint: ServiceProcess, chdb_folder: Path, clickhouse_database: str
+    clickhouse_server: str, chdb_folder: Path, clickhouse_database: str
 ) -> None:
     events = week_of_history()
     embedded = ClickHouse(f"chdb://{chdb_folder}", clickhouse_database)
-    server = ClickHouse(f"{http_endpoint.url}/?database={clickhouse_database}")
+    server = ClickHouse(f"{clickhouse_server}/?database={clickhouse_database}")
     answers = []
     for clickhouse in (embedded, server):
         assert clickhouse.migrate() == [m.version for m in migrations()]
@@ -83,11 +71,11 @@ def test_every_report_over_http_equals_the_embedded_engine(
 
 
 def test_a_bad_query_over_http_is_the_servers_error_not_a_hang(
-    http_endpoint: ServiceProcess,
+    clickhouse_server: str,
 ) -> None:
     """clickhouse-connect reads the server's error and raises it: a failing report surfaces
     as metering's 503, as it does on the embedded engine."""
-    client = clickhouse_connect.get_client(host="127.0.0.1", port=http_endpoint.port)
+    client = clickhouse_connect.get_client(dsn=clickhouse_server)
     with pytest.raises(DatabaseError, match=r"UNKNOWN_TABLE|Unknown table"):
         client.query("SELECT count() FROM no_such_table")
     assert client.query("SELECT 1 + {n:UInt8}", parameters={"n": 1}).result_rows == [(2,)]
@@ -106,12 +94,12 @@ print(json.dumps(clickhouse.migrate()))
 
 
 def test_instances_starting_together_apply_each_migration_once(
-    http_endpoint: ServiceProcess, clickhouse_database: str, tmp_path: Path
+    clickhouse_server: str, clickhouse_database: str, tmp_path: Path
 ) -> None:
     """Two metering instances on one server start at the same moment: one migrates, the
     other waits for it and then finds nothing to do (0008 copies whole tables: two at once
     would double every row)."""
-    url = f"{http_endpoint.url}/?database={clickhouse_database}"
+    url = f"{clickhouse_server}/?database={clickhouse_database}"
     go = tmp_path / "go"
     starting = [
         subprocess.Popen([sys.executable, "-c", _MIGRATE, url, str(go)], stdout=subprocess.PIPE)
@@ -132,12 +120,12 @@ def test_instances_starting_together_apply_each_migration_once(
 
 
 def test_a_stale_migration_lock_is_taken_over_and_a_live_one_waited_for(
-    http_endpoint: ServiceProcess, clickhouse_database: str, monkeypatch: pytest.MonkeyPatch
+    clickhouse_server: str, clickhouse_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An instance killed while migrating leaves the lock: the next one takes it over once
     it has been silent for half a minute, but never while its holder still beats."""
-    clickhouse = ClickHouse(f"{http_endpoint.url}/?database={clickhouse_database}")
-    admin = clickhouse_connect.get_client(host="127.0.0.1", port=http_endpoint.port)
+    clickhouse = ClickHouse(f"{clickhouse_server}/?database={clickhouse_database}")
+    admin = clickhouse_connect.get_client(dsn=clickhouse_server)
     admin.command(f"CREATE DATABASE `{clickhouse_database}`")
     client = clickhouse.client()
 
