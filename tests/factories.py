@@ -1,4 +1,5 @@
-"""Events for tests and benchmarks, valid by default: name only what a test is about."""
+"""Events and requests for tests and benchmarks, valid by default: name only what a test is
+about."""
 
 from __future__ import annotations
 
@@ -7,9 +8,20 @@ from typing import Any
 
 from schemas.events import RequestStarted
 
-__all__ = ["started"]
+__all__ = ["WEATHER", "started"]
 
 T0 = datetime(2026, 11, 22, tzinfo=UTC)
+
+# An Anthropic tool the agents-style tests offer the model.
+WEATHER = {
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "input_schema": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
 
 
 def started(**given: Any) -> RequestStarted:

@@ -13,6 +13,7 @@ import httpx
 import openai
 import pytest
 
+from tests.factories import WEATHER
 from tests.pricing import cost_nano, openai_cost
 from tests.stack import RunningStack
 from tests.support import eventually
@@ -20,15 +21,6 @@ from tests.support import eventually
 pytestmark = pytest.mark.e2e
 
 FEE_BPS = 500  # the default service fee, deducted from each top-up
-WEATHER = {
-    "name": "get_weather",
-    "description": "Weather for a city",
-    "input_schema": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
 
 
 class Wallet:

@@ -68,30 +68,15 @@ async def test_stream_without_include_usage_sends_no_usage(sim: httpx.AsyncClien
 
 async def test_repeated_prefix_reports_cached_tokens(sim: httpx.AsyncClient) -> None:
     long = "You are a careful assistant. " * 60
-    first = (
-        await sim.post(
-            "/v1/chat/completions",
-            json={
-                "model": "sim-small",
-                "messages": [
-                    {"role": "system", "content": long},
-                    {"role": "user", "content": "one"},
-                ],
-            },
+
+    async def ask(question: str) -> dict[str, Any]:
+        messages = [{"role": "system", "content": long}, {"role": "user", "content": question}]
+        answer = await sim.post(
+            "/v1/chat/completions", json={"model": "sim-small", "messages": messages}
         )
-    ).json()
-    second = (
-        await sim.post(
-            "/v1/chat/completions",
-            json={
-                "model": "sim-small",
-                "messages": [
-                    {"role": "system", "content": long},
-                    {"role": "user", "content": "two"},
-                ],
-            },
-        )
-    ).json()
+        return dict(answer.json())
+
+    first, second = await ask("one"), await ask("two")
     assert first["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
     cached = second["usage"]["prompt_tokens_details"]["cached_tokens"]
     assert 0 < cached < second["usage"]["prompt_tokens"]

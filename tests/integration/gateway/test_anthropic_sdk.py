@@ -8,20 +8,11 @@ from typing import Any
 import anthropic
 import pytest
 
+from tests.factories import WEATHER
 from tests.integration.harness import EventTap, Provisioner
 from tests.processes import ServiceProcess
 
 pytestmark = pytest.mark.integration
-
-WEATHER = {
-    "name": "get_weather",
-    "description": "Weather for a city",
-    "input_schema": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
 
 
 def _client(gateway: ServiceProcess, secret: str) -> anthropic.Anthropic:

@@ -83,6 +83,12 @@ def _new_key(key_id: str = "k1", policy: KeyPolicy | None = None) -> CreateApiKe
     )
 
 
+def _top_up(usd: int = 20, key: str = "t") -> TopUp:
+    return TopUp(
+        account_id="a", amount_nano=usd * NANO_PER_USD, idempotency_key=key, occurred_at=T0
+    )
+
+
 def _request(
     n: int,
     at: datetime,
@@ -145,9 +151,7 @@ def test_top_up_with_fee_deducted_and_added() -> None:
         engine,
         [
             _create(),
-            TopUp(
-                account_id="a", amount_nano=10 * NANO_PER_USD, idempotency_key="t1", occurred_at=T0
-            ),
+            _top_up(10, key="t1"),
         ],
     )
     assert [(e.kind, e.amount_nano) for e in _ledger(out)] == [
@@ -160,9 +164,7 @@ def test_top_up_with_fee_deducted_and_added() -> None:
         added,
         [
             _create(),
-            TopUp(
-                account_id="a", amount_nano=10 * NANO_PER_USD, idempotency_key="t1", occurred_at=T0
-            ),
+            _top_up(10, key="t1"),
         ],
     )
     assert added.accounts["a"].balance_nano == 10 * NANO_PER_USD
@@ -188,9 +190,7 @@ def test_hold_then_charge_then_status_flips_at_zero() -> None:
         engine,
         [
             _create(),
-            TopUp(
-                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
-            ),
+            _top_up(),
             started,
         ],
     )
@@ -205,11 +205,7 @@ def test_hold_then_charge_then_status_flips_at_zero() -> None:
     assert state.balance_nano < 0 and state.status == "insufficient_balance"
     _run(
         engine,
-        [
-            TopUp(
-                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t2", occurred_at=T0
-            )
-        ],
+        [_top_up(key="t2")],
     )
     assert state.status == "active"
 
@@ -220,9 +216,7 @@ def test_suspension_and_quota_and_keys() -> None:
         engine,
         [
             _create(monthly_token_quota=1000),
-            TopUp(
-                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
-            ),
+            _top_up(),
             _new_key(),
         ],
     )
@@ -249,9 +243,7 @@ def test_a_plan_change_applies_at_once_and_is_recorded() -> None:
         engine,
         [
             _create(name="free", monthly_token_quota=1000),
-            TopUp(
-                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
-            ),
+            _top_up(),
             *_request(1, T0, prompt=600, completion=600),
         ],
     )
@@ -300,9 +292,7 @@ def test_a_key_over_its_daily_spend_limit_is_marked_until_the_day_turns() -> Non
         engine,
         [
             _create(),
-            TopUp(
-                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
-            ),
+            _top_up(),
             _new_key("capped", daily),
             _new_key("free"),
         ],
@@ -342,9 +332,7 @@ def test_a_key_over_its_daily_spend_limit_is_marked_until_the_day_turns() -> Non
 
 def test_quota_alerts_at_80_and_100_percent_once_a_month() -> None:
     engine = _engine()
-    top_up = TopUp(
-        account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
-    )
+    top_up = _top_up()
     _run(engine, [_create(name="free", monthly_token_quota=1000), top_up])
 
     def used(out: list[Event]) -> list[tuple[int, str]]:
@@ -400,9 +388,7 @@ def test_price_changes_never_reprice_requests_started_before() -> None:
         engine,
         [
             _create(),
-            TopUp(
-                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
-            ),
+            _top_up(),
         ],
     )
     started, done = _request(1, T0 + timedelta(minutes=59))
@@ -562,9 +548,7 @@ def test_low_balance_alerts_fire_once_per_crossing_and_rearm_after_a_top_up() ->
         engine,
         [
             _create(),
-            TopUp(
-                account_id="a", amount_nano=10 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
-            ),
+            _top_up(10),
         ],
     )
     alerts = lambda events: [e.threshold_kind for e in events if e.TYPE == "account.balance_low"]  # type: ignore[attr-defined]  # noqa: E731
@@ -574,11 +558,7 @@ def test_low_balance_alerts_fire_once_per_crossing_and_rearm_after_a_top_up() ->
     assert sorted(alerts(out)) == ["absolute", "share_of_last_top_up"]  # each once
     out = _run(
         engine,
-        [
-            TopUp(
-                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t2", occurred_at=T0
-            )
-        ],
+        [_top_up(key="t2")],
     )
     assert alerts(out) == [] and engine.accounts["a"].alerted == set()  # re-armed
     out = _run(engine, list(_request(9, T0, prompt=4_000_000, completion=100_000)))
@@ -592,9 +572,7 @@ def test_a_hold_never_released_expires_after_its_ttl() -> None:
         engine,
         [
             _create(),
-            TopUp(
-                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
-            ),
+            _top_up(),
             started,
         ],
     )
@@ -618,9 +596,7 @@ def test_time_passes_on_clock_ticks_without_any_traffic() -> None:
         engine,
         [
             _create(monthly_token_quota=1000),
-            TopUp(
-                account_id="a", amount_nano=10 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
-            ),
+            _top_up(10),
             _new_key(),
             RotateApiKey(
                 account_id="a",
@@ -676,9 +652,7 @@ def test_a_hold_covers_every_choice_a_request_asks_for() -> None:
         engine,
         [
             _create(),
-            TopUp(
-                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
-            ),
+            _top_up(),
         ],
     )
     state = engine.accounts["a"]
@@ -738,9 +712,7 @@ def test_ids_older_than_the_dedup_window_are_forgotten_and_recent_ones_kept() ->
         engine,
         [
             _create(),
-            TopUp(
-                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
-            ),
+            _top_up(),
         ],
     )
     _run(engine, list(_request(1, T0, prompt=10, completion=10)))
@@ -774,9 +746,7 @@ def test_snapshots_stay_small_however_many_sequenced_requests_an_account_makes()
         engine,
         [
             _create(),
-            TopUp(
-                account_id="a", amount_nano=100 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
-            ),
+            _top_up(100),
         ],
     )
     sizes = []
@@ -803,9 +773,7 @@ def test_sequenced_copies_are_dropped_after_a_restore_and_other_processes_still_
         engine,
         [
             _create(),
-            TopUp(
-                account_id="a", amount_nano=20 * NANO_PER_USD, idempotency_key="t", occurred_at=T0
-            ),
+            _top_up(),
             *first,
         ],
     )
