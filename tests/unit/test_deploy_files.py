@@ -4,6 +4,7 @@ every Tollway service's health, and use the official Kafka and ClickHouse images
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +91,43 @@ def test_the_kubernetes_manifests_give_known_settings_and_probe_every_server() -
     for name, container in servers.items():
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
         assert container["resources"]["requests"], name
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Docker's rule for our patterns: the last one that matches the path or a folder above
+    it decides; ``!`` lets in."""
+    ignored = False
+    for pattern in patterns:
+        allow = pattern.startswith("!")
+        pattern = pattern.removeprefix("!").rstrip("/")
+        parts = path.split("/")
+        above = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if any(
+            fnmatch(p, pattern) or fnmatch(p, f"*/{pattern.removeprefix('**/')}") for p in above
+        ):
+            ignored = not allow
+    return ignored
+
+
+def test_the_image_gets_what_its_dockerfile_copies_and_nothing_installed_here() -> None:
+    text = (DEPLOY / "Dockerfile.dockerignore").read_text()
+    patterns = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    copied = [
+        source
+        for line in dockerfile.splitlines()
+        if line.startswith("COPY ")
+        for source in line.split()[1:-1]
+    ]
+    assert copied
+    for source in copied:
+        assert (ROOT / source).exists(), source
+        assert not _ignored(source, patterns), source
+    for module in ("services/gateway/__main__.py", "infra/catalog.toml", "schemas/topics.py"):
+        assert not _ignored(module, patterns), module
+    for local in (".venv/bin/python", ".tools/bin/uv", "infra/kafka/libs/x.jar", ".git/HEAD"):
+        assert _ignored(local, patterns), local
+    assert _ignored("services/gateway/__pycache__/app.pyc", patterns)
+    # The image installs with the uv the Makefile pins, so uv.lock reads the same.
+    pinned = re.search(r"^UV_VERSION := (\S+)", (ROOT / "Makefile").read_text(), re.M)
+    assert pinned and f"uv=={pinned[1]}" in dockerfile
