@@ -2,8 +2,10 @@
 no ClickHouse server (these have none: Debian's package is from 2018, and no registry this
 project reaches carries a server binary).
 
-``python -m tests.clickhouse_http`` (``CH_HTTP_PORT``, ``CH_HTTP_FOLDER``) serves what
-clickhouse-connect's HTTP client sends a server: the query in the body or in ``query`` with
+``python -m tests.clickhouse_http`` (``CH_HTTP_PORT``, ``CH_HTTP_FOLDER``; ``CH_HTTP_USER``
+and ``CH_HTTP_PASSWORD`` to require one user, checked as a server checks basic auth or
+``X-ClickHouse-User``/``X-ClickHouse-Key``) serves what clickhouse-connect's HTTP client
+sends a server: the query in the body or in ``query`` with
 the insert data in the body (compressed as ``Content-Encoding`` says), ``database``,
 ``param_<name>`` for server-side binding, settings as URL parameters, and errors as the
 server writes them (``Code: N. DB::Exception: ...`` with ``X-ClickHouse-Exception-Code``).
@@ -16,6 +18,7 @@ server, which the embedded engine alone does not allow.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -111,13 +114,31 @@ class Engine:
                     self._session.query(f"SET {name} = DEFAULT")
 
 
-def create_app(folder: Path) -> Starlette:
+def _credentials(request: Request) -> tuple[str, str]:
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        user, _, password = base64.b64decode(encoded).decode().partition(":")
+        return user, password
+    headers = request.headers
+    return headers.get("x-clickhouse-user", "default"), headers.get("x-clickhouse-key", "")
+
+
+def create_app(folder: Path, user: tuple[str, str] | None = None) -> Starlette:
+    """``user``: the one (name, password) let in; None lets everyone in."""
     engine = Engine(folder)
 
     async def ping(_: Request) -> Response:
         return PlainTextResponse("Ok.\n")
 
     async def query(request: Request) -> Response:
+        if user is not None and _credentials(request) != user:
+            return PlainTextResponse(
+                f"Code: 516. DB::Exception: {_credentials(request)[0]}: Authentication failed: "
+                "password is incorrect, or there is no user with such name. "
+                "(AUTHENTICATION_FAILED)",
+                status_code=516,
+                headers={"X-ClickHouse-Exception-Code": "516"},
+            )
         args = request.query_params
         body = _decompress(await request.body(), request.headers.get("content-encoding"))
         if "query" in args:
@@ -166,8 +187,9 @@ def create_app(folder: Path) -> Starlette:
 def main() -> None:
     folder = Path(os.environ["CH_HTTP_FOLDER"])
     folder.mkdir(parents=True, exist_ok=True)
+    user = os.environ.get("CH_HTTP_USER")
     uvicorn.run(
-        create_app(folder),
+        create_app(folder, (user, os.environ.get("CH_HTTP_PASSWORD", "")) if user else None),
         host="127.0.0.1",
         port=int(os.environ["CH_HTTP_PORT"]),
         log_level="warning",

@@ -67,18 +67,26 @@ def chdb_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A ClickHouse server's HTTP URL (no path; a test names its database in the query)."""
+def clickhouse_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[containers.ClickHouseServer]:
+    """A ClickHouse server with one user; a test names its own database."""
     if containers.WANTED:
-        with containers.clickhouse_server() as url:
-            yield url
+        with containers.clickhouse_server() as server:
+            yield server
         return
     folder = tmp_path_factory.mktemp("clickhouse-http")
     port = free_port()
-    env = {"CH_HTTP_PORT": str(port), "CH_HTTP_FOLDER": str(folder / "data")}
+    server = containers.ClickHouseServer(f"http://127.0.0.1:{port}", "tollway", containers.PASSWORD)
+    env = {
+        "CH_HTTP_PORT": str(port),
+        "CH_HTTP_FOLDER": str(folder / "data"),
+        "CH_HTTP_USER": server.user,
+        "CH_HTTP_PASSWORD": server.password,
+    }
     endpoint = ServiceProcess("tests.clickhouse_http", port, env, folder).start("/ping")
     try:
-        yield endpoint.url
+        yield server
     finally:
         endpoint.stop()
 

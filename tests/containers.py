@@ -14,8 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlparse
 
+import clickhouse_connect
 import httpx
 import yaml
 
@@ -24,11 +28,42 @@ from schemas.settings import env_flag
 from tests.kafka_image import environment_of
 from tests.support import budget, free_port
 
-__all__ = ["WANTED", "clickhouse_server", "kafka_broker"]
+__all__ = ["WANTED", "ClickHouseServer", "clickhouse_server", "kafka_broker"]
+
+# A password as an operator generates one: characters a URL must percent-encode.
+PASSWORD = "tests/+=#?@secret"
 
 WANTED = env_flag("TOLLWAY_TEST_CONTAINERS", default=False)
 _COMPOSE = Path(__file__).resolve().parents[1] / "infra" / "deploy" / "compose.yaml"
 _CONTROLLER = 9093
+
+
+@dataclass(frozen=True)
+class ClickHouseServer:
+    address: str  # http://host:port
+    user: str
+    password: str
+
+    def url(self, database: str) -> str:
+        """``CLICKHOUSE_URL`` with the credentials in it, percent-encoded."""
+        user, password = quote(self.user, safe=""), quote(self.password, safe="")
+        host = self.address.removeprefix("http://")
+        return f"http://{user}:{password}@{host}/?database={database}"
+
+    def client(self) -> Any:
+        """A clickhouse-connect client in the ``default`` database."""
+        address = urlparse(self.address)
+        return clickhouse_connect.get_client(
+            host=address.hostname, port=address.port, username=self.user, password=self.password
+        )
+
+    def env(self, database: str) -> dict[str, str]:
+        """``CLICKHOUSE_URL`` without them, and ``CLICKHOUSE_USER``/``CLICKHOUSE_PASSWORD``."""
+        return {
+            "CLICKHOUSE_URL": f"{self.address}/?database={database}",
+            "CLICKHOUSE_USER": self.user,
+            "CLICKHOUSE_PASSWORD": self.password,
+        }
 
 
 @contextmanager
@@ -63,11 +98,11 @@ def _answers_ping(url: str) -> bool:
 
 
 @contextmanager
-def clickhouse_server() -> Iterator[str]:
-    """A ClickHouse server in a container; yields its HTTP URL with credentials."""
+def clickhouse_server() -> Iterator[ClickHouseServer]:
+    """A ClickHouse server in a container."""
     from testcontainers.core.container import DockerContainer
 
-    user, password = "tollway", "tollway-tests"
+    user, password = "tollway", PASSWORD
     container = (
         DockerContainer(yaml.safe_load(_COMPOSE.read_text())["services"]["clickhouse"]["image"])
         .with_exposed_ports(8123)
@@ -82,4 +117,4 @@ def clickhouse_server() -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"ClickHouse at {address} did not answer /ping")
             time.sleep(0.5)
-        yield f"http://{user}:{password}@{address}"
+        yield ClickHouseServer(f"http://{address}", user, password)

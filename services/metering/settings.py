@@ -18,8 +18,14 @@ def _default_clickhouse_url() -> str:
 @dataclass(frozen=True)
 class MeteringSettings:
     kafka_bootstrap: str = field(default_factory=lambda: kafka_bootstrap())
-    clickhouse_url: str = field(
-        default_factory=lambda: env_text("CLICKHOUSE_URL") or _default_clickhouse_url()
+    clickhouse_url: str = field(  # may hold a password: kept out of repr
+        default_factory=lambda: env_text("CLICKHOUSE_URL") or _default_clickhouse_url(),
+        repr=False,
+    )
+    #: A server's user and password, when not in the URL (a password needs no encoding here).
+    clickhouse_user: str = field(default_factory=lambda: env_text("CLICKHOUSE_USER"))
+    clickhouse_password: str = field(
+        default_factory=lambda: env_text("CLICKHOUSE_PASSWORD"), repr=False
     )
     clickhouse_database: str = field(
         default_factory=lambda: env_text("CLICKHOUSE_DATABASE", "tollway")

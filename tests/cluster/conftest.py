@@ -13,12 +13,15 @@ import pytest
 
 from infra.kafka.broker import KafkaCluster
 from infra.kafka.topics import ensure_topics
+from tests.containers import ClickHouseServer
 from tests.faults.conftest import Cluster, start_stack
 from tests.support import free_port, unique
 
 
 @pytest.fixture(scope="module")
-def big(tmp_path_factory: pytest.TempPathFactory, clickhouse_server: str) -> Iterator[Cluster]:
+def big(
+    tmp_path_factory: pytest.TempPathFactory, clickhouse_server: ClickHouseServer
+) -> Iterator[Cluster]:
     work = tmp_path_factory.mktemp("cluster")
     brokers = KafkaCluster(work / "kafka", [(free_port(), free_port()) for _ in range(3)])
     brokers.start()
@@ -26,7 +29,8 @@ def big(tmp_path_factory: pytest.TempPathFactory, clickhouse_server: str) -> Ite
     try:
         asyncio.run(ensure_topics(brokers.bootstrap_servers, replication_factor=3))
         database = unique("cluster").replace("-", "_")
-        cluster = start_stack(work, brokers, f"{clickhouse_server}/?database={database}")
+        # Credentials apart from the URL, as the deployment files give them.
+        cluster = start_stack(work, brokers, clickhouse_server.env(database))
         port = free_port()
         cluster.add(
             "billing-b",

@@ -80,10 +80,10 @@ def pytest_runtest_makereport(
     return report
 
 
-def start_stack(work: Path, broker: Any, clickhouse_url: str | None = None) -> Cluster:
+def start_stack(work: Path, broker: Any, clickhouse: dict[str, str] | None = None) -> Cluster:
     """The simulator, metering, billing and the gateway on ``broker``, with the shipped
     catalog, as ``make run`` starts them (the gateway last); metering on the embedded engine
-    unless ``clickhouse_url`` names a server."""
+    unless ``clickhouse`` (``CLICKHOUSE_*`` settings) names a server."""
     ports = {name: free_port() for name in _HEALTH}
     common = {
         "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
@@ -92,9 +92,8 @@ def start_stack(work: Path, broker: Any, clickhouse_url: str | None = None) -> C
         "TOLLWAY_CATALOG": str(CATALOG),
         "TOLLWAY_UPSTREAM_BASE_URL": f"http://127.0.0.1:{ports['simulator']}/v1",
         "TOLLWAY_METERING_URL": f"http://127.0.0.1:{ports['metering']}",
-        "CLICKHOUSE_URL": clickhouse_url or f"chdb://{work / 'clickhouse'}",
         "TOLLWAY_GATEWAY_SPOOL_DIR": str(work / "spool"),
-    }
+    } | (clickhouse or {"CLICKHOUSE_URL": f"chdb://{work / 'clickhouse'}"})
     common |= {f"TOLLWAY_{name.upper()}_PORT": str(port) for name, port in ports.items()}
     cluster = Cluster(broker, work, common)
     try:

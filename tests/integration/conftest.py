@@ -154,13 +154,12 @@ def metering(
 ) -> Iterator[ServiceProcess]:
     port = free_port()
     if containers.WANTED:  # the official server image, as a deployment runs it
-        clickhouse = f"{request.getfixturevalue('clickhouse_server')}/?database=stack"
+        clickhouse = request.getfixturevalue("clickhouse_server").env("stack")
     else:
-        clickhouse = f"chdb://{tmp_path_factory.mktemp('metering-clickhouse')}"
-    env = {
+        clickhouse = {"CLICKHOUSE_URL": f"chdb://{tmp_path_factory.mktemp('metering-ch')}"}
+    env = clickhouse | {
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "TOLLWAY_METERING_PORT": str(port),
-        "CLICKHOUSE_URL": clickhouse,
         "TOLLWAY_ADMIN_TOKEN": ADMIN_TOKEN,
         "TOLLWAY_ADMIN_TOKENS_FILE": str(tokens_file),
     }

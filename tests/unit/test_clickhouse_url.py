@@ -38,3 +38,25 @@ def test_http_url_default_port() -> None:
 def test_bad_urls_say_what_is_wrong(url: str) -> None:
     with pytest.raises(ConfigError, match="CLICKHOUSE_URL"):
         parse_url(url)
+
+
+def test_a_password_given_apart_replaces_the_urls_and_needs_no_encoding() -> None:
+    """What a deployment does with a generated password (``openssl rand -base64``)."""
+    target = parse_url("http://clickhouse:8123/?database=tollway", "tollway", "tollway", "a/b+c=")
+    assert (target.username, target.password, target.host) == ("tollway", "a/b+c=", "clickhouse")
+    assert "a/b+c=" not in repr(target)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://tollway:ab/cd@clickhouse:8123/", "http://u:a#b@h/", "https://u:p?q@h:1/"]
+)
+def test_an_unencoded_password_is_a_setting_error_that_does_not_echo_it(url: str) -> None:
+    with pytest.raises(ConfigError, match="percent-encoded") as refused:
+        parse_url(url)
+    assert "ab/cd" not in str(refused.value) and "a#b" not in str(refused.value)
+
+
+def test_a_url_of_another_scheme_is_named_without_its_password() -> None:
+    with pytest.raises(ConfigError, match=r"clickhouse://\*\*\*@ch:9000") as refused:
+        parse_url("clickhouse://admin:hunter2@ch:9000")
+    assert "hunter2" not in str(refused.value)

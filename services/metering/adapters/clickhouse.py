@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -54,10 +54,14 @@ class Target:
     port: int = 0
     secure: bool = False
     username: str = "default"
-    password: str = ""
+    password: str = field(default="", repr=False)
 
 
-def parse_url(url: str, database: str = "tollway") -> Target:
+def parse_url(
+    url: str, database: str = "tollway", username: str = "", password: str = ""
+) -> Target:
+    """``username``/``password`` (``CLICKHOUSE_USER``/``CLICKHOUSE_PASSWORD``), when given,
+    replace the URL's: a password then needs no percent-encoding."""
     parsed = urlparse(url)
     db = parse_qs(parsed.query).get("database", [database])[0]
     if parsed.scheme == "chdb":
@@ -69,25 +73,50 @@ def parse_url(url: str, database: str = "tollway") -> Target:
         return Target("chdb", db, path=Path(raw).resolve())
     if parsed.scheme in ("http", "https"):
         if not parsed.hostname:
-            raise ConfigError(f"CLICKHOUSE_URL has no host: {url!r}")
+            raise ConfigError(f"CLICKHOUSE_URL has no host: {_redacted(url)!r}")
         secure = parsed.scheme == "https"
+        try:
+            port = parsed.port or (8443 if secure else 8123)
+        except ValueError:  # "user:pa/ss@host": the URL ends its authority at the "/"
+            raise ConfigError(
+                "CLICKHOUSE_URL's host and port do not parse (a password with / # ? or @ "
+                "in it must be percent-encoded; or set CLICKHOUSE_PASSWORD instead)"
+            ) from None
         return Target(
             "http",
             db,
             host=parsed.hostname,
-            port=parsed.port or (8443 if secure else 8123),
+            port=port,
             secure=secure,
-            username=unquote(parsed.username or "default"),
-            password=unquote(parsed.password or ""),
+            username=username or unquote(parsed.username or "default"),
+            password=password or unquote(parsed.password or ""),
         )
-    raise ConfigError(f"CLICKHOUSE_URL must start with chdb://, http:// or https://: {url!r}")
+    raise ConfigError(
+        f"CLICKHOUSE_URL must start with chdb://, http:// or https://: {_redacted(url)!r}"
+    )
+
+
+def _redacted(url: str) -> str:
+    """``url`` with what stands before its last ``@`` (a user and password) replaced, for
+    messages: a password must not reach a log."""
+    if "@" not in url:
+        return url
+    scheme, sep, _ = url.partition("://")
+    return f"{scheme + sep if sep else ''}***@{url.rpartition('@')[2]}"
 
 
 class ClickHouse:
     """A per-thread clickhouse-connect client for one target and database."""
 
-    def __init__(self, url: str, database: str = "tollway", threads: int = 4) -> None:
-        self.target = parse_url(url, database)
+    def __init__(
+        self,
+        url: str,
+        database: str = "tollway",
+        threads: int = 4,
+        username: str = "",
+        password: str = "",
+    ) -> None:
+        self.target = parse_url(url, database, username, password)
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="clickhouse")
         if self.target.path is not None:

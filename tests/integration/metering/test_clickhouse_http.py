@@ -7,13 +7,13 @@ engine) and must answer exactly what the embedded path answers for the same week
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import clickhouse_connect
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
@@ -21,7 +21,8 @@ from schemas.clickhouse import migrations
 from services.metering.adapters import reports
 from services.metering.adapters.clickhouse import ClickHouse, _MigrationLock
 from services.metering.errors import ConfigError
-from tests.support import budget
+from tests.containers import ClickHouseServer
+from tests.support import budget, free_port
 
 from .events import ACCOUNTS, DAY0, insert_events, week_of_history
 from .rollups import refresh_rollups
@@ -50,11 +51,11 @@ def _answers(client: Any) -> dict[str, Any]:
 
 
 def test_every_report_over_http_equals_the_embedded_engine(
-    clickhouse_server: str, chdb_folder: Path, clickhouse_database: str
+    clickhouse_server: ClickHouseServer, chdb_folder: Path, clickhouse_database: str
 ) -> None:
     events = week_of_history()
     embedded = ClickHouse(f"chdb://{chdb_folder}", clickhouse_database)
-    server = ClickHouse(f"{clickhouse_server}/?database={clickhouse_database}")
+    server = ClickHouse(clickhouse_server.url(clickhouse_database))
     answers = []
     for clickhouse in (embedded, server):
         assert clickhouse.migrate() == [m.version for m in migrations()]
@@ -71,11 +72,11 @@ def test_every_report_over_http_equals_the_embedded_engine(
 
 
 def test_a_bad_query_over_http_is_the_servers_error_not_a_hang(
-    clickhouse_server: str,
+    clickhouse_server: ClickHouseServer,
 ) -> None:
     """clickhouse-connect reads the server's error and raises it: a failing report surfaces
     as metering's 503, as it does on the embedded engine."""
-    client = clickhouse_connect.get_client(dsn=clickhouse_server)
+    client = clickhouse_server.client()
     with pytest.raises(DatabaseError, match=r"UNKNOWN_TABLE|Unknown table"):
         client.query("SELECT count() FROM no_such_table")
     assert client.query("SELECT 1 + {n:UInt8}", parameters={"n": 1}).result_rows == [(2,)]
@@ -94,12 +95,12 @@ print(json.dumps(clickhouse.migrate()))
 
 
 def test_instances_starting_together_apply_each_migration_once(
-    clickhouse_server: str, clickhouse_database: str, tmp_path: Path
+    clickhouse_server: ClickHouseServer, clickhouse_database: str, tmp_path: Path
 ) -> None:
     """Two metering instances on one server start at the same moment: one migrates, the
     other waits for it and then finds nothing to do (0008 copies whole tables: two at once
     would double every row)."""
-    url = f"{clickhouse_server}/?database={clickhouse_database}"
+    url = clickhouse_server.url(clickhouse_database)
     go = tmp_path / "go"
     starting = [
         subprocess.Popen([sys.executable, "-c", _MIGRATE, url, str(go)], stdout=subprocess.PIPE)
@@ -120,12 +121,12 @@ def test_instances_starting_together_apply_each_migration_once(
 
 
 def test_a_stale_migration_lock_is_taken_over_and_a_live_one_waited_for(
-    clickhouse_server: str, clickhouse_database: str, monkeypatch: pytest.MonkeyPatch
+    clickhouse_server: ClickHouseServer, clickhouse_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An instance killed while migrating leaves the lock: the next one takes it over once
     it has been silent for half a minute, but never while its holder still beats."""
-    clickhouse = ClickHouse(f"{clickhouse_server}/?database={clickhouse_database}")
-    admin = clickhouse_connect.get_client(dsn=clickhouse_server)
+    clickhouse = ClickHouse(clickhouse_server.url(clickhouse_database))
+    admin = clickhouse_server.client()
     admin.command(f"CREATE DATABASE `{clickhouse_database}`")
     client = clickhouse.client()
 
@@ -150,3 +151,22 @@ def test_a_stale_migration_lock_is_taken_over_and_a_live_one_waited_for(
 
 def _tables(client: Any) -> set[str]:
     return {row[0] for row in client.query("SHOW TABLES").result_rows}
+
+
+def test_a_password_a_url_cannot_hold_stops_metering_with_one_line_that_does_not_show_it(
+    clickhouse_server: ClickHouseServer,
+) -> None:
+    """An operator pastes a generated password into CLICKHOUSE_URL unencoded."""
+    host = clickhouse_server.address.removeprefix("http://")
+    env = os.environ | {
+        "CLICKHOUSE_URL": f"http://tollway:{clickhouse_server.password}@{host}/?database=x",
+        "TOLLWAY_ADMIN_TOKEN": "t" * 32,
+        "TOLLWAY_METERING_PORT": str(free_port()),
+    }
+    run = [sys.executable, "-m", "services.metering"]
+    done = subprocess.run(run, env=env, capture_output=True, text=True, timeout=budget(60))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "tollway-metering: CLICKHOUSE_URL's host and port do not parse (a password with "
+        "/ # ? or @ in it must be percent-encoded; or set CLICKHOUSE_PASSWORD instead)"
+    ]
