@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -67,6 +68,9 @@ def tokens_file() -> Path:
     return Path(os.environ.get("TOLLWAY_ADMIN_TOKENS_FILE") or _data_dir() / "admin-tokens.json")
 
 
+log = logging.getLogger("tollway.admin_access")
+
+
 class AccessDenied(Exception):
     """A call refused: 401 (no token of ours) or 403 (the token lacks the scope)."""
 
@@ -90,6 +94,7 @@ class TokenBook:
         self._file = file
         self._mtime: float | None = None
         self._listed: list[AdminToken] = []
+        self._unreadable = ""  # why the file, as it stands, cannot be read
 
     @classmethod
     def from_environment(cls) -> TokenBook:
@@ -101,18 +106,25 @@ class TokenBook:
     def _tokens(self) -> list[AdminToken]:
         try:
             mtime = self._file.stat().st_mtime
-        except OSError:
+        except OSError:  # no file: no tokens from it
+            self._unreadable = ""
             return []
         if mtime != self._mtime:
             try:
-                self._listed = load_tokens(self._file)
-            except ValueError:
-                self._listed = []
+                self._listed, self._unreadable = load_tokens(self._file), ""
+            except ValueError as exc:
+                # Closed, not the old list: an edit that revokes a token must not leave it
+                # working because the edit also broke the file.
+                self._listed, self._unreadable = [], str(exc)
+                log.error("every token of the tokens file is refused until it is fixed: %s", exc)
             self._mtime = mtime
         return self._listed
 
     def require(self) -> None:
-        """Refuse to serve with no token at all (there is no default)."""
+        """Refuse to serve with no token at all (there is no default), or with a tokens file
+        that cannot be read (its tokens would be refused without a word)."""
+        if self._env is None and not self._tokens() and self._unreadable:
+            raise ValueError(self._unreadable)
         if not self.configured():
             raise ValueError(
                 "no admin token: set TOLLWAY_ADMIN_TOKEN or TOLLWAY_ADMIN_TOKENS_FILE "
