@@ -16,6 +16,7 @@ import secrets
 from pathlib import Path
 
 from .events import BalanceRanLow, DeveloperAccessRequested, EventParked, KeyLimitReached, QuotaUsed
+from .settings import SettingError
 
 __all__ = ["ALERT_TYPES", "master_key", "signing_secret"]
 
@@ -35,11 +36,33 @@ def signing_secret(master: bytes, webhook_id: str) -> str:
     return "whsec_" + base64.b64encode(digest).decode()
 
 
+#: Fewer bytes than this is a key someone typed, not one they generated.
+MIN_KEY_BYTES = 16
+
+
+def given_master_key() -> bytes | None:
+    """``TOLLWAY_WEBHOOK_KEY`` (hex, at least 16 bytes), if set; a service reads it at
+    startup so that a bad one stops it with the variable named."""
+    given = os.environ.get("TOLLWAY_WEBHOOK_KEY", "").strip()
+    if not given:
+        return None
+    try:
+        key = bytes.fromhex(given)
+    except ValueError:
+        key = b""
+    if len(key) < MIN_KEY_BYTES:
+        raise SettingError(
+            f"TOLLWAY_WEBHOOK_KEY must be at least {MIN_KEY_BYTES} bytes written in hex "
+            "(`openssl rand -hex 32` makes one)"
+        )
+    return key
+
+
 def master_key(data_dir: Path) -> bytes:
-    """``TOLLWAY_WEBHOOK_KEY`` (hex), else ``data_dir/webhook-key``, made once (owner-only)."""
-    given = os.environ.get("TOLLWAY_WEBHOOK_KEY")
-    if given:
-        return bytes.fromhex(given)
+    """``TOLLWAY_WEBHOOK_KEY``, else ``data_dir/webhook-key``, made once (owner-only)."""
+    given = given_master_key()
+    if given is not None:
+        return given
     path = data_dir / "webhook-key"
     try:
         return bytes.fromhex(path.read_text().strip())

@@ -64,7 +64,7 @@ def create_app(settings: BillingSettings | None = None) -> FastAPI:
             "clock_ticks_written": consumer.ticks_written,
         },
         healthy=lambda: not consumer.stuck,
-        webhook_master=functools.cache(lambda: master_key(cfg.data_dir)),
+        webhook_master=functools.cache(lambda: cfg.webhook_key or master_key(cfg.data_dir)),
         webhooks_allow_http=cfg.webhooks_allow_http,
         passwords=Passwords(),
         session_ttl_s=cfg.session_ttl_s,

@@ -18,6 +18,7 @@ from schemas.settings import (
     env_text,
     kafka_bootstrap,
 )
+from schemas.webhooks import given_master_key
 
 from .domain.rules import Rules
 
@@ -60,6 +61,8 @@ class BillingSettings:
     #: Where webhook signing secrets derive from (``schemas.webhooks``), read when first
     #: needed: a billing that registers no webhook never makes the key.
     data_dir: Path = field(default_factory=lambda: env_path("TOLLWAY_DATA_DIR", "data"))
+    #: TOLLWAY_WEBHOOK_KEY, checked at startup (else the key file above is used).
+    webhook_key: bytes | None = field(default_factory=given_master_key, repr=False)
     #: Accept http:// webhook URLs (local runs and tests); else HTTPS only.
     webhooks_allow_http: bool = field(
         default_factory=lambda: env_flag("TOLLWAY_WEBHOOK_ALLOW_HTTP", False)

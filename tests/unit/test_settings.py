@@ -94,3 +94,18 @@ def test_values_are_read_with_surrounding_space_forgiven(monkeypatch: pytest.Mon
     assert env_int("X_INT", 1) == 42
     assert env_float("X_FLOAT", 1.0) == 0.5
     assert str(env_path("X_UNSET", "data")) == "data"
+
+
+@pytest.mark.parametrize("service", ["billing", "dispatcher"])
+@pytest.mark.parametrize("key", ["hunter2-hunter2-hunter2-hunter2", "5e" * 15, "zz" * 32])
+def test_a_webhook_key_that_is_not_16_bytes_of_hex_is_refused_without_showing_it(
+    service: str, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every webhook's signing secret derives from it: a typed word would let anyone who
+    guesses it sign deliveries, and bytes.fromhex's own error names no variable."""
+    monkeypatch.setenv("TOLLWAY_WEBHOOK_KEY", key)
+    with pytest.raises(SettingError, match=r"^TOLLWAY_WEBHOOK_KEY must be at least 16") as bad:
+        SERVICES[service]()
+    assert key not in str(bad.value)
+    monkeypatch.setenv("TOLLWAY_WEBHOOK_KEY", "5e" * 16)
+    SERVICES[service]()
