@@ -53,14 +53,16 @@ class Runtime:
 
 def create_app(settings: MeteringSettings | None = None) -> FastAPI:
     cfg = settings or MeteringSettings()
-    # Here, not in the lifespan: a CLICKHOUSE_URL that does not parse or a folder that cannot
-    # be used is one line on stderr at startup (schemas.serving), not a traceback.
+    # Here, not in the lifespan: a CLICKHOUSE_URL that does not parse, a folder that cannot
+    # be used or a server that refuses the user is one line on stderr at startup
+    # (schemas.serving), not a traceback.
     clickhouse = ClickHouse(
         cfg.clickhouse_url,
         cfg.clickhouse_database,
         username=cfg.clickhouse_user,
         password=cfg.clickhouse_password,
     )
+    clickhouse.check()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -135,6 +135,24 @@ class ClickHouse:
             database=database or "default",
         )
 
+    def check(self) -> None:
+        """A server's answer to one connection, before anything is served: a wrong user or
+        password, or no server at the address, stops metering with one line (``ConfigError``)
+        rather than a traceback from the lifespan."""
+        t = self.target
+        if t.kind != "http":
+            return
+        try:
+            self._connect(None).close()
+        except DatabaseError as exc:
+            where = f"ClickHouse at {t.host}:{t.port}"
+            if "AUTHENTICATION_FAILED" in str(exc):
+                raise ConfigError(
+                    f"{where} refused user {t.username!r}: check CLICKHOUSE_USER and "
+                    "CLICKHOUSE_PASSWORD (or the URL's user:password)"
+                ) from None
+            raise ConfigError(f"{where} did not answer: {str(exc).splitlines()[0]}") from None
+
     def client(self) -> Client:
         """This thread's client, created on first use."""
         client: Client | None = getattr(self._local, "client", None)

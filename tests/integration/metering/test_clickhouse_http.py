@@ -153,20 +153,34 @@ def _tables(client: Any) -> set[str]:
     return {row[0] for row in client.query("SHOW TABLES").result_rows}
 
 
-def test_a_password_a_url_cannot_hold_stops_metering_with_one_line_that_does_not_show_it(
-    clickhouse_server: ClickHouseServer,
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (  # an operator pastes a generated password into the URL unencoded
+            lambda server, host: {
+                "CLICKHOUSE_URL": f"http://tollway:{server.password}@{host}/?database=x"
+            },
+            "CLICKHOUSE_URL's host and port do not parse (a password with / # ? or @ in it "
+            "must be percent-encoded; or set CLICKHOUSE_PASSWORD instead)",
+        ),
+        (  # or gives the password of another deployment
+            lambda server, host: server.env("x") | {"CLICKHOUSE_PASSWORD": "another-one"},
+            "ClickHouse at {host} refused user 'tollway': check CLICKHOUSE_USER and "
+            "CLICKHOUSE_PASSWORD (or the URL's user:password)",
+        ),
+    ],
+    ids=["unencoded", "wrong"],
+)
+def test_credentials_metering_cannot_use_stop_it_with_one_line_that_does_not_show_them(
+    clickhouse_server: ClickHouseServer, given: Any, said: str
 ) -> None:
-    """An operator pastes a generated password into CLICKHOUSE_URL unencoded."""
     host = clickhouse_server.address.removeprefix("http://")
-    env = os.environ | {
-        "CLICKHOUSE_URL": f"http://tollway:{clickhouse_server.password}@{host}/?database=x",
-        "TOLLWAY_ADMIN_TOKEN": "t" * 32,
-        "TOLLWAY_METERING_PORT": str(free_port()),
-    }
+    env = (
+        os.environ
+        | {"TOLLWAY_ADMIN_TOKEN": "t" * 32, "TOLLWAY_METERING_PORT": str(free_port())}
+        | given(clickhouse_server, host)
+    )
     run = [sys.executable, "-m", "services.metering"]
     done = subprocess.run(run, env=env, capture_output=True, text=True, timeout=budget(60))
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [
-        "tollway-metering: CLICKHOUSE_URL's host and port do not parse (a password with "
-        "/ # ? or @ in it must be percent-encoded; or set CLICKHOUSE_PASSWORD instead)"
-    ]
+    assert done.stderr.strip().splitlines() == [f"tollway-metering: {said.format(host=host)}"]
