@@ -20,10 +20,44 @@ from schemas.settings import (
 __all__ = ["GatewaySettings"]
 
 
+def usable_cores(cgroup: Path = Path("/sys/fs/cgroup"), affinity: int | None = None) -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup CPU quota (a
+    container's ``cpus`` or a pod's CPU limit, rounded down, at least 1). ``os.cpu_count()``
+    sees neither: in a one-core container on a 64-core host it says 64, and 64 workers
+    would not fit the container's memory. Read by hand as nothing in the standard library
+    or our dependencies does (Go's automaxprocs does the same)."""
+    if affinity is not None:  # the tests' 64-core host
+        cores: int | None = affinity
+    elif hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count()
+    quota = _cgroup_quota(cgroup)
+    if quota is not None:
+        cores = min(cores or 1, int(quota))
+    return max(1, cores or 1)
+
+
+def _cgroup_quota(root: Path) -> float | None:
+    """CPUs of quota a period, from cgroup v2's ``cpu.max`` or v1's ``cpu.cfs_*``; None
+    where there is none."""
+    try:
+        limit, every = (root / "cpu.max").read_text().split()
+        return None if limit == "max" else int(limit) / int(every)
+    except (OSError, ValueError, ZeroDivisionError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return None if quota <= 0 else quota / period
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+
+
 def _workers() -> int:
     raw = env_text("TOLLWAY_GATEWAY_WORKERS", "1").strip().lower()
     if raw == "auto":
-        return os.cpu_count() or 1
+        return usable_cores()
     if not raw.isdigit() or not 1 <= int(raw) <= 256:
         raise ValueError(f"TOLLWAY_GATEWAY_WORKERS must be from 1 to 256 or auto, not {raw!r}")
     return int(raw)

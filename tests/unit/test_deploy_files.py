@@ -131,3 +131,20 @@ def test_the_image_gets_what_its_dockerfile_copies_and_nothing_installed_here() 
     # The image installs with the uv the Makefile pins, so uv.lock reads the same.
     pinned = re.search(r"^UV_VERSION := (\S+)", (ROOT / "Makefile").read_text(), re.M)
     assert pinned and f"uv=={pinned[1]}" in dockerfile
+
+
+def test_a_gateway_on_auto_workers_has_a_cpu_limit_to_count() -> None:
+    """auto runs one worker per core of the CPU limit; with none it counts the node's cores,
+    and a 64-core node's worth of workers does not fit the memory limit."""
+    compose = _compose()["services"]["gateway"]
+    assert compose["environment"]["TOLLWAY_GATEWAY_WORKERS"] == "auto"
+    assert compose["deploy"]["resources"]["limits"]["cpus"]
+    (gateway,) = [
+        d
+        for d in _manifests()
+        if d["metadata"]["name"] == "gateway" and "spec" in d and "template" in d["spec"]
+    ]
+    (container,) = gateway["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["TOLLWAY_GATEWAY_WORKERS"] == "auto"
+    assert container["resources"]["limits"]["cpu"]
