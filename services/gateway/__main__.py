@@ -52,7 +52,7 @@ def main() -> None:
         log_level="warning",
         loop="uvloop",
         http=GuardedHttpToolsProtocol,
-        timeout_keep_alive=5,  # an idle keep-alive connection closes after 5 s
+        timeout_keep_alive=settings.keepalive_s,
         access_log=False,
         log_config=None,
         proxy_headers=False,  # the gateway's own middleware is all a request passes through

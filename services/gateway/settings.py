@@ -119,6 +119,12 @@ class GatewaySettings:
         default_factory=lambda: env_int("TOLLWAY_MAX_HEADER_BYTES", 32 * 1024, low=1)
     )
     max_headers: int = field(default_factory=lambda: env_int("TOLLWAY_MAX_HEADERS", 100, low=1))
+    #: How long a kept-alive connection may sit idle between requests. Longer than the
+    #: clients' (httpx and the SDKs: 5 s) and load balancers' (60 s) own limits, so that they
+    #: close first: a connection the gateway closes as a client reuses it fails a request.
+    keepalive_s: int = field(
+        default_factory=lambda: env_int("TOLLWAY_KEEPALIVE_S", 75, low=1, high=3600)
+    )
     header_timeout_s: float = field(
         default_factory=lambda: env_float("TOLLWAY_HEADER_TIMEOUT_S", 10, low=0.001)
     )

@@ -7,9 +7,9 @@ plain-text 400. Here, per connection:
 
 - the request head (request line and headers) may be at most ``max_header_bytes`` with at
   most ``max_headers`` headers: else 431;
-- it must arrive within ``header_timeout_s`` of the connection opening or the previous
-  response ending (a client sending a byte a second is cut off; so is one that sends
-  nothing): else 408;
+- it must arrive within ``header_timeout_s`` of the connection opening, or of its first
+  byte on a kept-alive connection (a client sending a byte a second is cut off; so is one
+  that connects and sends nothing): else 408;
 - at most ``max_connections`` are open at once: the next gets 503 and is closed;
 - a request the HTTP parser refuses (a control character in a header…) gets a 400.
 
@@ -17,9 +17,12 @@ Each refusal is JSON in the OpenAI shape (Anthropic's on ``/v1/messages``) with 
 request_id, on a connection then closed the way nginx's ``lingering_close`` does: the
 gateway stops writing, drops what the client is still sending for up to ``linger_s``, then
 closes. Closing at once with unread input makes the kernel answer with a reset, and a
-client still sending its head may then lose the refusal it was sent. Idle keep-alive
-connections close after uvicorn's ``timeout_keep_alive``; a body that stops arriving is the route's
-to time out.
+client still sending its head may then lose the refusal it was sent. A kept-alive
+connection idle between requests is closed quietly after uvicorn's ``timeout_keep_alive``
+(``TOLLWAY_KEEPALIVE_S``), which is longer than clients' and load balancers' own idle
+limits so that they, not the gateway, close first: a server closing a connection at the
+moment a client reuses it fails that request. A body that stops arriving is the route's to
+time out.
 """
 
 from __future__ import annotations
@@ -103,6 +106,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._unset_keepalive_if_required()
         if self._in_head:
+            if not self._head_bytes and self._responded and self._head_timer is None:
+                self._arm_head_timer()  # a kept-alive connection's next request begins
             self._head_bytes += len(data)
         try:
             self.parser.feed_data(data)
@@ -145,13 +150,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._in_head, self._head_bytes = True, 0  # what comes next is the next request
-        if self._responded:
-            self._arm_head_timer()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
         self._responded = True
-        if self._in_head and not self.transport.is_closing():
+        # Idle from here is keep-alive (uvicorn's timer); a next head already arriving, sent
+        # before this response ended, is timed from now.
+        if self._in_head and self._head_bytes and not self.transport.is_closing():
             self._arm_head_timer()
 
     def _refuse(self, refusal: GatewayError) -> None:

@@ -22,7 +22,7 @@ from tests.support import budget
 pytestmark = pytest.mark.integration
 
 #: The limits this test's gateway runs with: short, so refusals come quickly.
-HEADER_TIMEOUT_S, BODY_TIMEOUT_S, MAX_CONNECTIONS = 1.0, 1.0, 40
+HEADER_TIMEOUT_S, BODY_TIMEOUT_S, MAX_CONNECTIONS, KEEPALIVE_S = 1.0, 1.0, 40, 4
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,7 @@ def guarded(
         TOLLWAY_HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S),
         TOLLWAY_BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
         TOLLWAY_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
+        TOLLWAY_KEEPALIVE_S=str(KEEPALIVE_S),
     )
 
 
@@ -117,6 +118,64 @@ def test_a_slow_or_silent_client_is_cut_off_with_408(guarded: ServiceProcess) ->
         pass
     status, headers, body = _answer(trickle)
     assert status == 408 and time.monotonic() - started < HEADER_TIMEOUT_S + budget(2)
+
+
+_HEALTH = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def _one_answer(sock: socket.socket) -> bytes:
+    """One keep-alive answer: its head and as much body as its content-length says."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "closed before answering"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(ln for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length")).split(
+            b":"
+        )[1]
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head
+
+
+def test_a_kept_alive_connection_idles_past_the_header_limit_then_closes_quietly(
+    guarded: ServiceProcess,
+) -> None:
+    """Idle between requests is keep-alive, not a slow head: no unsolicited 408 at the header
+    limit (a client reusing the connection then would read it as its answer), and the close
+    after TOLLWAY_KEEPALIVE_S comes with no bytes at all."""
+    sock = _connect(guarded)
+    sock.sendall(_HEALTH)
+    assert _one_answer(sock).startswith(b"HTTP/1.1 200")
+    # Idle for twice the header limit, well inside keep-alive: the subject of the test.
+    assert not select.select([sock], [], [], 2 * HEADER_TIMEOUT_S)[0], "the gateway spoke"
+    sock.sendall(_HEALTH)
+    assert _one_answer(sock).startswith(b"HTTP/1.1 200")
+    started = time.monotonic()
+    assert sock.recv(65536) == b""  # closed, nothing said
+    assert KEEPALIVE_S - 0.5 < time.monotonic() - started < KEEPALIVE_S + budget(2)
+
+
+def test_a_kept_alive_connection_that_trickles_its_next_head_still_gets_408(
+    guarded: ServiceProcess,
+) -> None:
+    sock = _connect(guarded)
+    sock.sendall(_HEALTH)
+    assert _one_answer(sock).startswith(b"HTTP/1.1 200")
+    started = time.monotonic()
+    try:
+        for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: yes\r\n":
+            sock.sendall(bytes([byte]))
+            if select.select([sock], [], [], 0.2)[0]:
+                break  # the refusal has come
+    except OSError:
+        pass
+    status, headers, body = _answer(sock)
+    assert status == 408 and time.monotonic() - started < HEADER_TIMEOUT_S + budget(2)
+    _shaped(status, headers, body, "request_timeout")
 
 
 async def test_a_body_that_never_comes_is_a_408(
