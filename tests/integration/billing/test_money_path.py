@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.events import LedgerEntryRecorded, decode_event
-from schemas.topics import BILLING_COMMANDS, DEAD_LETTER, LEDGER
+from schemas.topics import ACCOUNT_PARTITIONS, BILLING_COMMANDS, DEAD_LETTER, LEDGER
 from tests.integration.conftest import ADMIN_TOKEN
 from tests.processes import ServiceProcess
 from tests.stack import tollway_cli
@@ -70,6 +71,25 @@ def funded_accounts(billing: ServiceProcess, n: int, name: str) -> tuple[list[st
     accounts = [
         tollway(billing, "accounts", "create", f"{name} {i}")["account_id"] for i in range(n)
     ]
+    for account in accounts:
+        tollway(billing, "topup", account, "100")
+    return accounts, [tollway(billing, "keys", "create", a)["secret"] for a in accounts]
+
+
+def one_account_a_partition(billing: ServiceProcess, name: str) -> tuple[list[str], list[str]]:
+    """An account (100 USD and a key) on each partition of the account topics, as the
+    producers' default partitioner places them: load on these reaches every consumer that
+    owns any partition (six accounts made at random leave one consumer of two with none
+    of them one time in 64)."""
+    every = list(range(ACCOUNT_PARTITIONS))
+    place = DefaultPartitioner()
+    chosen: dict[int, str] = {}
+    for i in range(20 * ACCOUNT_PARTITIONS):
+        if len(chosen) == ACCOUNT_PARTITIONS:
+            break
+        account = tollway(billing, "accounts", "create", f"{name} {i}")["account_id"]
+        chosen.setdefault(place(account.encode(), every, every), account)
+    accounts = [chosen[p] for p in every]  # a KeyError here: a partition no account reached
     for account in accounts:
         tollway(billing, "topup", account, "100")
     return accounts, [tollway(billing, "keys", "create", a)["secret"] for a in accounts]

@@ -17,8 +17,8 @@ from tests.integration.billing.test_money_path import (
     another_billing,
     balance_nano,
     charged_once_each,
-    funded_accounts,
     group_settled,
+    one_account_a_partition,
 )
 from tests.processes import ServiceProcess
 from tests.support import budget, eventually
@@ -38,7 +38,7 @@ async def test_a_frozen_billing_consumer_that_wakes_after_a_rebalance_charges_no
     catalog_file: Path,
     tmp_path: Path,
 ) -> None:
-    accounts, secrets = funded_accounts(billing, 6, "Zombie")
+    accounts, secrets = one_account_a_partition(billing, "Zombie")
     zombie = another_billing(kafka_bootstrap, catalog_file, tmp_path, "zombie")
     body = {"model": "sim-small", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3}
     served: list[str] = []
