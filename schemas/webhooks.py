@@ -16,7 +16,7 @@ import secrets
 from pathlib import Path
 
 from .events import BalanceRanLow, DeveloperAccessRequested, EventParked, KeyLimitReached, QuotaUsed
-from .settings import SettingError
+from .settings import SettingError, env_text
 
 __all__ = ["ALERT_TYPES", "master_key", "signing_secret"]
 
@@ -43,7 +43,7 @@ MIN_KEY_BYTES = 16
 def given_master_key() -> bytes | None:
     """``TOLLWAY_WEBHOOK_KEY`` (hex, at least 16 bytes), if set; a service reads it at
     startup so that a bad one stops it with the variable named."""
-    given = os.environ.get("TOLLWAY_WEBHOOK_KEY", "").strip()
+    given = env_text("TOLLWAY_WEBHOOK_KEY").strip()
     if not given:
         return None
     try:

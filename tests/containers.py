@@ -21,10 +21,10 @@ from urllib.parse import quote, urlparse
 
 import clickhouse_connect
 import httpx
-import yaml
 
 from infra.kafka.broker import kafka_release, server_settings, wait_for_kafka
 from schemas.settings import env_flag
+from tests.deploy_files import compose
 from tests.kafka_image import environment_of
 from tests.support import budget, free_port
 
@@ -34,7 +34,6 @@ __all__ = ["WANTED", "ClickHouseServer", "clickhouse_server", "kafka_broker"]
 PASSWORD = "tests/+=#?@secret"
 
 WANTED = env_flag("TOLLWAY_TEST_CONTAINERS", default=False)
-_COMPOSE = Path(__file__).resolve().parents[1] / "infra" / "deploy" / "compose.yaml"
 _CONTROLLER = 9093
 
 
@@ -104,7 +103,7 @@ def clickhouse_server() -> Iterator[ClickHouseServer]:
 
     user, password = "tollway", PASSWORD
     container = (
-        DockerContainer(yaml.safe_load(_COMPOSE.read_text())["services"]["clickhouse"]["image"])
+        DockerContainer(compose()["services"]["clickhouse"]["image"])
         .with_exposed_ports(8123)
         .with_env("CLICKHOUSE_USER", user)
         .with_env("CLICKHOUSE_PASSWORD", password)

@@ -26,16 +26,11 @@ def usable_cores(cgroup: Path = Path("/sys/fs/cgroup"), affinity: int | None = N
     sees neither: in a one-core container on a 64-core host it says 64, and 64 workers
     would not fit the container's memory. Read by hand as nothing in the standard library
     or our dependencies does (Go's automaxprocs does the same)."""
-    if affinity is not None:  # the tests' 64-core host
-        cores: int | None = affinity
-    elif hasattr(os, "sched_getaffinity"):
-        cores = len(os.sched_getaffinity(0))
-    else:
-        cores = os.cpu_count()
+    if affinity is None:  # given only by the tests, for a 64-core host
+        has_affinity = hasattr(os, "sched_getaffinity")
+        affinity = len(os.sched_getaffinity(0)) if has_affinity else os.cpu_count() or 1
     quota = _cgroup_quota(cgroup)
-    if quota is not None:
-        cores = min(cores or 1, int(quota))
-    return max(1, cores or 1)
+    return max(1, affinity if quota is None else min(affinity, int(quota)))
 
 
 def _cgroup_quota(root: Path) -> float | None:

@@ -21,18 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from aiokafka import AIOKafkaProducer
 
 from infra.kafka.broker import KafkaBroker, kafka_release
 from infra.kafka.topics import ensure_topics
 from schemas.topics import ALL_TOPICS
+from tests.deploy_files import compose, manifests
 from tests.kafka_image import environment_of, properties_of
 from tests.support import budget, free_port
 
 pytestmark = pytest.mark.integration
 
-DEPLOY = Path(__file__).resolve().parents[2] / "infra" / "deploy"
 CLIENT, CONTROLLER = 9092, 9093
 APPUSER = 1000  # the apache/kafka image runs as appuser, uid 1000
 
@@ -57,7 +56,7 @@ class Node:
 
 
 def _compose() -> tuple[list[Node], int, str]:
-    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    services = compose()["services"]
     kafka = services["kafka"]
     (volume,) = kafka["volumes"]
     env = {k: str(v) for k, v in kafka["environment"].items()}
@@ -66,7 +65,7 @@ def _compose() -> tuple[list[Node], int, str]:
 
 
 def _kubernetes() -> tuple[list[Node], int, str]:
-    docs = [d for d in yaml.safe_load_all((DEPLOY / "k8s" / "tollway.yaml").read_text()) if d]
+    docs = manifests()
     (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
     (kafka,) = [d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "kafka"]
     pod = kafka["spec"]["template"]["spec"]

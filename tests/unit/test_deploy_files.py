@@ -6,18 +6,11 @@ from __future__ import annotations
 import re
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
 
-import yaml
+from tests.deploy_files import DEPLOY, compose, manifests
 
 ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "infra" / "deploy"
 OFFICIAL = {"kafka": "apache/kafka:", "clickhouse": "clickhouse/clickhouse-server:"}
-
-
-def _compose() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    return loaded
 
 
 def _read_by_code() -> set[str]:
@@ -29,7 +22,7 @@ def _read_by_code() -> set[str]:
 
 
 def test_every_setting_a_tollway_service_is_given_is_one_the_code_reads() -> None:
-    services = _compose()["services"]
+    services = compose()["services"]
     read = _read_by_code()
     ours = {name: s for name, s in services.items() if name not in OFFICIAL}
     assert set(ours) == {"topics", "billing", "metering", "dispatcher", "gateway", "console"}
@@ -39,7 +32,7 @@ def test_every_setting_a_tollway_service_is_given_is_one_the_code_reads() -> Non
 
 
 def test_each_command_runs_a_module_that_exists_and_each_server_has_a_health_check() -> None:
-    for name, service in _compose()["services"].items():
+    for name, service in compose()["services"].items():
         if name in OFFICIAL:
             assert service["image"].startswith(OFFICIAL[name]) and "healthcheck" in service
             continue
@@ -60,14 +53,9 @@ def test_no_secret_is_written_into_the_files() -> None:
             assert value.startswith("${"), (secret, value)  # from tollway.env, not the file
 
 
-def _manifests() -> list[dict[str, Any]]:
-    text = (DEPLOY / "k8s" / "tollway.yaml").read_text()
-    return [d for d in yaml.safe_load_all(text) if d]
-
-
 def test_the_kubernetes_manifests_give_known_settings_and_probe_every_server() -> None:
     read = _read_by_code()
-    docs = _manifests()
+    docs = manifests()
     (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
     assert set(config["data"]) <= read, sorted(set(config["data"]) - read)
     servers = {}
@@ -136,12 +124,12 @@ def test_the_image_gets_what_its_dockerfile_copies_and_nothing_installed_here() 
 def test_a_gateway_on_auto_workers_has_a_cpu_limit_to_count() -> None:
     """auto runs one worker per core of the CPU limit; with none it counts the node's cores,
     and a 64-core node's worth of workers does not fit the memory limit."""
-    compose = _compose()["services"]["gateway"]
-    assert compose["environment"]["TOLLWAY_GATEWAY_WORKERS"] == "auto"
-    assert compose["deploy"]["resources"]["limits"]["cpus"]
+    service = compose()["services"]["gateway"]
+    assert service["environment"]["TOLLWAY_GATEWAY_WORKERS"] == "auto"
+    assert service["deploy"]["resources"]["limits"]["cpus"]
     (gateway,) = [
         d
-        for d in _manifests()
+        for d in manifests()
         if d["metadata"]["name"] == "gateway" and "spec" in d and "template" in d["spec"]
     ]
     (container,) = gateway["spec"]["template"]["spec"]["containers"]
