@@ -43,6 +43,8 @@ def _console_token(monkeypatch: pytest.MonkeyPatch) -> None:
         ("gateway", "TOLLWAY_BODY_TIMEOUT_S", "0", "number from 0.001"),
         ("gateway", "TOLLWAY_REFUSE_WHEN_BACKLOG_S", "soon", "number from 0"),
         ("gateway", "TOLLWAY_ACCESS_LOG", "sometimes", "expected 1 or 0"),
+        ("gateway", "TOLLWAY_KEEPALIVE_S", "0", "whole number from 1"),
+        ("gateway", "TOLLWAY_KEEPALIVE_S", "75s", "whole number from 1"),
         ("billing", "TOLLWAY_HOLD_TTL_S", "15m", "whole number from 0"),
         ("billing", "TOLLWAY_CLOCK_TICK_S", "nan", "number from 0"),
         ("metering", "TOLLWAY_METERING_PORT", "0", "from 1 to 65535"),
