@@ -30,6 +30,9 @@ def reload_until(page: Page, found: Callable[[str], bool], what: str, timeout: f
     seen = {"text": ""}
 
     def check() -> bool:
+        # A submitted form's page may still be landing; reloading it then fails with
+        # "Not attached to an active page" (Chromium swaps the document): reload once it loaded.
+        page.wait_for_load_state()
         page.reload()
         seen["text"] = page.inner_text("main")
         return found(seen["text"])
@@ -83,6 +86,7 @@ def test_operator_member_support_and_finance_in_a_browser(
     account_id = operator.url.rsplit("/", 1)[1].split("?")[0]
     operator.fill("#top-up input[name=amount_usd]", "20")
     operator.click("#top-up button")
+    operator.wait_for_url(re.compile(r"/accounts/acc_\w+\?done=topped_up"))
     # Billing's view reads balances and its audit from different topics: wait for both.
     reload_until(
         operator,
