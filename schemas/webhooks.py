@@ -15,20 +15,9 @@ import os
 import secrets
 from pathlib import Path
 
-from .events import BalanceRanLow, DeveloperAccessRequested, EventParked, KeyLimitReached, QuotaUsed
 from .settings import SettingError, env_text
 
-__all__ = ["ALERT_TYPES", "master_key", "signing_secret"]
-
-#: What a webhook may receive (billing checks a registration against it; the console
-#: offers it).
-ALERT_TYPES = (
-    BalanceRanLow.TYPE,
-    QuotaUsed.TYPE,
-    KeyLimitReached.TYPE,
-    DeveloperAccessRequested.TYPE,
-    EventParked.TYPE,
-)
+__all__ = ["given_master_key", "master_key", "signing_secret"]
 
 
 def signing_secret(master: bytes, webhook_id: str) -> str:

@@ -37,9 +37,10 @@ from .members import (
 )
 from .prices import ModelPriced, PriceVersion
 from .requests import RequestCompleted, RequestStarted, RequestStatus, Surface, UsageSource
-from .webhooks import DeliveryStatus, WebhookDelivery, WebhookRecorded
+from .webhooks import ALERT_TYPES, DeliveryStatus, WebhookDelivery, WebhookRecorded
 
 __all__ = [
+    "ALERT_TYPES",
     "KEY_PREFIX_LENGTH",
     "AccountSnapshot",
     "AccountStatus",

@@ -14,8 +14,20 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, Field
 
 from ._base import Event
+from .alerts import BalanceRanLow, EventParked, KeyLimitReached, QuotaUsed
+from .members import DeveloperAccessRequested
 
-__all__ = ["DeliveryStatus", "WebhookDelivery", "WebhookRecorded"]
+__all__ = ["ALERT_TYPES", "DeliveryStatus", "WebhookDelivery", "WebhookRecorded"]
+
+#: What a webhook may receive (billing checks a registration against it; the console
+#: offers it).
+ALERT_TYPES = (
+    BalanceRanLow.TYPE,
+    QuotaUsed.TYPE,
+    KeyLimitReached.TYPE,
+    DeveloperAccessRequested.TYPE,
+    EventParked.TYPE,
+)
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 _Id = Field(min_length=1, max_length=64)

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from schemas.events import WebhookRecorded
+from schemas.events import ALERT_TYPES, WebhookRecorded
 from schemas.topics import WEBHOOKS
-from schemas.webhooks import ALERT_TYPES, signing_secret
+from schemas.webhooks import signing_secret
 
 from ..errors import BadRequest, NotFound
 from .admin import AdminRuntime, known

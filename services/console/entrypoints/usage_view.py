@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi import Request
 
+from schemas.events import ALERT_TYPES
 from schemas.money import format_usd
-from schemas.webhooks import ALERT_TYPES
 
 from ..adapters.backends import BackendError
 from ..adapters.charts import bar_chart
