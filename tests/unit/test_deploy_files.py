@@ -3,6 +3,7 @@ every Tollway service's health, and use the official Kafka and ClickHouse images
 
 from __future__ import annotations
 
+import ast
 import re
 from fnmatch import fnmatch
 from pathlib import Path
@@ -46,11 +47,83 @@ def test_each_command_runs_a_module_that_exists_and_each_server_has_a_health_che
             assert "/healthz" in test or "/readyz" in test, name
 
 
+def _secrets() -> set[str]:
+    """The secrets an operator puts in ``tollway.env`` (the Kubernetes secret's keys)."""
+    text = (DEPLOY / "tollway.env.example").read_text()
+    return set(re.findall(r"^([A-Z0-9_]+)=", text, re.M))
+
+
+def _source(name: str) -> Path | None:
+    """The file of module ``name`` in this repository (None for a library's)."""
+    base = ROOT / name.replace(".", "/")
+    return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.exists()), None)
+
+
+def _secrets_read_by(module: str) -> set[str]:
+    """The secrets named in the code ``python -m module`` can import: its package, and what
+    that imports from this repository, followed to the end."""
+    package = ROOT / module.replace(".", "/")
+    todo = sorted(package.rglob("*.py")) if package.is_dir() else [package.with_suffix(".py")]
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        here = path.relative_to(ROOT).parent.parts
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                # ``from ..x import y`` in a/b/c.py is a.x (and a.x.y, if a module)
+                parent = here[: len(here) - node.level + 1] if node.level else ()
+                base = ".".join([*parent, *([node.module] if node.module else [])])
+                names = [base, *(f"{base}.{a.name}" for a in node.names)]
+            todo.extend(p for n in names if (p := _source(n)) and p not in seen)
+    text = "\n".join(p.read_text() for p in seen)
+    return {s for s in _secrets() if re.search(rf"\b{s}\b", text)}
+
+
 def test_no_secret_is_written_into_the_files() -> None:
     text = (DEPLOY / "compose.yaml").read_text()
-    for secret in ("TOLLWAY_ADMIN_TOKEN", "TOLLWAY_WEBHOOK_KEY", "CLICKHOUSE_PASSWORD"):
+    assert _secrets() == {
+        "TOLLWAY_ADMIN_TOKEN",
+        "TOLLWAY_WEBHOOK_KEY",
+        "TOLLWAY_CONSOLE_SECRET",
+        "CLICKHOUSE_PASSWORD",
+    }
+    for secret in _secrets():
         for value in re.findall(rf"{secret}: (.+)", text):
             assert value.startswith("${"), (secret, value)  # from tollway.env, not the file
+
+
+def test_each_service_is_given_the_secrets_it_reads_and_no_other() -> None:
+    """A gateway, the part facing the internet, holds no ClickHouse password or webhook key;
+    a service missing one it reads would not start."""
+    given: dict[str, set[str]] = {}
+    for name, service in compose()["services"].items():
+        if name not in OFFICIAL:
+            module = service["command"][2]
+            given[module] = set(service["environment"]) & _secrets()
+            assert given[module] == _secrets_read_by(module), name
+    assert given["services.gateway"] == {"TOLLWAY_ADMIN_TOKEN"}
+    assert given["infra.kafka.topics"] == set()
+    for doc in manifests():
+        if doc["kind"] not in ("Deployment", "StatefulSet", "Job"):
+            continue
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            if container["image"] != "tollway:latest":
+                continue
+            assert all("secretRef" not in source for source in container.get("envFrom", []))
+            from_secret = {
+                e["valueFrom"]["secretKeyRef"]["key"]: e["name"]
+                for e in container.get("env", [])
+                if "secretKeyRef" in e.get("valueFrom", {})
+            }
+            assert all(key == name for key, name in from_secret.items()), from_secret
+            module = container["command"][2]
+            assert set(from_secret) == given[module], (doc["metadata"]["name"], from_secret)
 
 
 def test_the_kubernetes_manifests_give_known_settings_and_probe_every_server() -> None:
