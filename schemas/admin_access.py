@@ -64,8 +64,10 @@ def local_token_file(data_dir: Path | None = None) -> Path:
     return (data_dir or _data_dir()) / "admin-token"
 
 
-def tokens_file() -> Path:
-    return Path(os.environ.get("TOLLWAY_ADMIN_TOKENS_FILE") or _data_dir() / "admin-tokens.json")
+def tokens_file(data_dir: Path | None = None) -> Path:
+    """TOLLWAY_ADMIN_TOKENS_FILE, else ``admin-tokens.json`` in the data folder."""
+    given = os.environ.get("TOLLWAY_ADMIN_TOKENS_FILE")
+    return Path(given) if given else (data_dir or _data_dir()) / "admin-tokens.json"
 
 
 log = logging.getLogger("tollway.admin_access")
@@ -188,15 +190,22 @@ def load_tokens(path: Path) -> list[AdminToken]:
         raise ValueError(f"cannot read {path}: {exc!r}") from None
 
 
-def add_token(path: Path, name: str, scopes: list[str]) -> str:
+def add_token(path: Path, name: str, scopes: list[str], *, replace: bool = False) -> str:
     """Add a token named ``name`` with ``scopes`` to the tokens file (made readable by its
-    owner only); its secret, which only its digest is kept of."""
+    owner only); its secret, which only its digest is kept of. ``replace``: a token of that
+    name is replaced (its old secret stops working) rather than refused."""
     entries = _entries(path)
-    if any(t.get("name") == name for t in entries if isinstance(t, dict)):
+    named = [t for t in entries if isinstance(t, dict) and t.get("name") == name]
+    if named and not replace:
         raise ValueError(f"a token named {name!r} exists already in {path}")
     secret = new_token()
+    entries = [t for t in entries if t not in named]
     entries.append({"name": name, "scopes": sorted(set(scopes)), "sha256": digest(secret)})
+    # Written whole and renamed into place: services re-read the file when it changes and
+    # must never see half of it (they would refuse every token until the next change).
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(json.dumps({"tokens": entries}, indent=2) + "\n")
+    fresh = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    with os.fdopen(os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(json.dumps({"tokens": entries}, indent=2) + "\n")
+    os.replace(fresh, path)
     return secret

@@ -60,3 +60,19 @@ def test_an_environment_token_still_serves_while_the_file_is_broken(tmp_path: Pa
     book = TokenBook("env-secret-0123456789abcdef", path)
     book.require()
     assert book.authorize("Bearer env-secret-0123456789abcdef", "finance").name == "env"
+
+
+def test_a_replaced_token_refuses_its_old_secret_and_keeps_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "admin-tokens.json"
+    books = add_token(path, "books", ["finance"])
+    old = add_token(path, "gateway", ["support"])
+    with pytest.raises(ValueError, match="a token named 'gateway' exists already"):
+        add_token(path, "gateway", ["support"])
+    new = add_token(path, "gateway", ["support"], replace=True)
+    book = TokenBook(None, path)
+    assert book.authorize(f"Bearer {new}", "support").name == "gateway"
+    assert book.authorize(f"Bearer {books}", "finance").name == "books"
+    with pytest.raises(AccessDenied):
+        book.authorize(f"Bearer {old}", "support")
+    assert path.stat().st_mode & 0o777 == 0o600  # digests only, still the owner's alone
+    assert [p.name for p in tmp_path.iterdir()] == ["admin-tokens.json"]  # no half-written copy
