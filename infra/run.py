@@ -22,7 +22,7 @@ from infra.kafka.broker import KafkaBroker, port_is_free, wait_for_kafka
 from infra.kafka.errors import InfraError
 from infra.kafka.topics import ensure_topics
 from infra.procs import spawn, stop, wait_healthy
-from schemas.admin_access import local_token_file, new_token
+from schemas.admin_access import add_token, local_token_file, new_token, tokens_file
 from schemas.settings import SettingError, env_int, env_path, env_port, env_text
 
 __all__ = ["StackConfig", "main"]
@@ -110,6 +110,7 @@ class Stack:
                 raise InfraError(
                     f"port {port} for the {name} is already in use: free it or set {var}"
                 )
+        facing = facing_tokens(self.cfg.data_dir)
         bootstrap = self._start_kafka()
         created = asyncio.run(ensure_topics(bootstrap))
         print(f"kafka     {bootstrap}  ({len(created)} topics created)", flush=True)
@@ -126,7 +127,10 @@ class Stack:
             env[var] = str(port)
         for name, port, _ in self.cfg.services():
             log = self.cfg.data_dir / "logs" / f"{name}.log"
-            proc = spawn([sys.executable, "-m", f"services.{name}"], log, env)
+            own = env
+            if name in facing:  # its own token instead of the operator's
+                own = {k: v for k, v in env.items() if k != "TOLLWAY_ADMIN_TOKEN"} | facing[name]
+            proc = spawn([sys.executable, "-m", f"services.{name}"], log, own)
             self.procs[name] = proc
             alive = functools.partial(_running, proc)
             if not wait_healthy(f"http://127.0.0.1:{port}/healthz", 60, alive):
@@ -186,6 +190,34 @@ def admin_token(data_dir: Path) -> str:
         path.touch(mode=0o600)
         path.write_text(token + "\n")
         return token
+
+
+#: The services that face clients, and the variable each takes its own admin token from.
+FACING = {"gateway": "TOLLWAY_GATEWAY_TOKEN", "console": "TOLLWAY_CONSOLE_TOKEN"}
+
+
+def facing_tokens(data_dir: Path) -> dict[str, dict[str, str]]:
+    """The environment that gives each service facing clients its own token, with the
+    support scope only, not the operator's (all it needs: usage and request lookups for a
+    key holder or member): the one set in the environment, else one made anew in the
+    tokens file at each start, named after the service (the old one stops working) and
+    kept in ``<data>/<service>-token`` (owner-only: the gateway's ``/metrics`` takes it)."""
+    given: dict[str, dict[str, str]] = {}
+    for name, var in FACING.items():
+        token = os.environ.get(var)
+        if not token:
+            path = tokens_file(data_dir)
+            try:
+                token = add_token(path, name, ["support"], replace=True)
+            except ValueError as exc:  # a hand-edited file that does not parse
+                raise InfraError(f"{exc}: fix or remove it") from None
+            except OSError as exc:
+                raise InfraError(f"cannot write the tokens file {path}: {exc.strerror}") from None
+            kept = data_dir / f"{name}-token"
+            kept.touch(mode=0o600)
+            kept.write_text(token + "\n")
+        given[name] = {var: token}
+    return given
 
 
 def _running(proc: subprocess.Popen[bytes]) -> bool:

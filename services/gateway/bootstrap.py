@@ -35,7 +35,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     runtime.max_body_bytes = cfg.max_body_bytes
     runtime.body_timeout_s = cfg.body_timeout_s
     runtime.zdr_headers = cfg.zdr_headers
-    runtime.metrics_token = cfg.admin_token
+    runtime.metrics_token = cfg.service_token
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,7 +48,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         prices = catalog.price_book()
         feed = state_feed(cfg.kafka_bootstrap, keys, accounts, prices)
         upstream = HttpUpstream()
-        reports = UsageReports(cfg.metering_url, cfg.admin_token) if cfg.admin_token else None
+        reports = UsageReports(cfg.metering_url, cfg.service_token) if cfg.service_token else None
         limiter = RateLimiter(shared=cfg.limits_report_ms > 0)
         shared = (
             SharedLimits(

@@ -155,9 +155,16 @@ class GatewaySettings:
             f"http://127.0.0.1:{env_text('TOLLWAY_BILLING_PORT', '8081')}",
         )
     )
-    #: A token metering takes for usage (support or finance scope): the gateway asks it for
-    #: one account's usage on a key's behalf. Unset: ``GET /v1/usage`` answers 503.
-    admin_token: str | None = field(default_factory=lambda: os.environ.get("TOLLWAY_ADMIN_TOKEN"))
+    #: The gateway's own admin token, TOLLWAY_GATEWAY_TOKEN (else TOLLWAY_ADMIN_TOKEN): it
+    #: asks metering for one account's usage on a key's behalf (the support scope is all it
+    #: needs; the gateway faces clients, so give it no more), and ``/metrics`` takes it.
+    #: Unset: ``GET /v1/usage`` answers 503.
+    service_token: str | None = field(
+        default_factory=lambda: (
+            os.environ.get("TOLLWAY_GATEWAY_TOKEN") or os.environ.get("TOLLWAY_ADMIN_TOKEN")
+        ),
+        repr=False,
+    )
     #: Headers that ask for zero-data-retention routing: X-Tollway-ZDR, and the names in
     #: TOLLWAY_ZDR_HEADER_ALIASES (comma-separated), for clients that send another vendor's.
     zdr_headers: tuple[str, ...] = field(

@@ -71,7 +71,8 @@ def gateway_env(
         "TOLLWAY_GATEWAY_SPOOL_DIR": str(spool),
         "TOLLWAY_MAX_BODY_BYTES": str(256 * 1024),
         "TOLLWAY_METERING_URL": metering,
-        "TOLLWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+        # Its own token, support scope only, as deployed: not the operator's.
+        "TOLLWAY_GATEWAY_TOKEN": SUPPORT_TOKEN,
         "TOLLWAY_ZDR_HEADER_ALIASES": "Wafer-ZDR",
     }
 

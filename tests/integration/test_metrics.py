@@ -1,4 +1,5 @@
-"""Every service serves Prometheus text at /metrics to an admin token, and its series move
+"""Every service serves Prometheus text at /metrics to an admin token (one with the support
+scope only will do; the gateway takes its own), and its series move
 when a request is served: the gateway's requests and refusals, billing's applied events,
 metering's rows, the dispatcher's work list."""
 
@@ -11,13 +12,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.billing.test_money_path import funded
-from tests.integration.conftest import ADMIN_TOKEN
+from tests.integration.harness import SUPPORT_TOKEN
 from tests.processes import ServiceProcess
 from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 
-AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+AUTH = {"authorization": f"Bearer {SUPPORT_TOKEN}"}
 
 
 async def _scrape(service: ServiceProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

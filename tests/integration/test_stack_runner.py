@@ -7,12 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from schemas.admin_access import local_token_file
 from schemas.clickhouse import migrations
 from tests.stack import SERVICES, stack_env
 from tests.support import free_port, wait_until
@@ -52,9 +54,51 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _get(url: str) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+def _get(url: str, token: str = "") -> dict[str, object]:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
         return dict(json.loads(response.read()))
+
+
+def _status(url: str, token: str) -> int:
+    request = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def _environment(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+
+
+def _check_facing_services_hold_their_own_support_tokens(
+    data: Path, env: dict[str, str], children: set[int]
+) -> None:
+    """The gateway and the console face clients: each holds a token of its own with the
+    support scope, never the operator's token (which can move money)."""
+    billing = f"http://127.0.0.1:{env['TOLLWAY_BILLING_PORT']}"
+    gateway = f"http://127.0.0.1:{env['TOLLWAY_GATEWAY_PORT']}"
+    operator = local_token_file(data).read_text().strip()
+    for name, variable in (
+        ("gateway", "TOLLWAY_GATEWAY_TOKEN"),
+        ("console", "TOLLWAY_CONSOLE_TOKEN"),
+    ):
+        token = (data / f"{name}-token").read_text().strip()
+        assert _get(f"{billing}/v1/whoami", token) == {"name": name, "scopes": ["support"]}
+        (pid,) = [p for p in children if f"services.{name}" in _cmdline(p)]
+        held = _environment(pid)
+        assert held[variable] == token and "TOLLWAY_ADMIN_TOKEN" not in held, name
+    gateway_token = (data / "gateway-token").read_text().strip()
+    assert _status(f"{gateway}/metrics", gateway_token) == 200
+    assert _status(f"{gateway}/metrics", operator) == 401  # it does not know the operator's
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
 
 
 @pytest.fixture
@@ -103,6 +147,7 @@ def test_stack_serves_health_then_stops_everything_on_ctrl_c(
 
     children = _children(proc.pid)
     assert len(children) == 7  # the broker and six services
+    _check_facing_services_hold_their_own_support_tokens(data, env, children)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
     wait_until(
@@ -162,3 +207,11 @@ def test_two_services_on_one_port_is_one_line(tmp_path: Path) -> None:
     env["TOLLWAY_DISPATCHER_PORT"] = env["TOLLWAY_SIMULATOR_PORT"]
     port = env["TOLLWAY_SIMULATOR_PORT"]
     _one_line_error(_run(env), "TOLLWAY_SIMULATOR_PORT", "TOLLWAY_DISPATCHER_PORT", port)
+
+
+def test_a_tokens_file_that_does_not_parse_is_one_line(tmp_path: Path) -> None:
+    """It would otherwise refuse every named token, the gateway's and the console's too."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "admin-tokens.json").write_text('{"tokens": [{"name": "ops",}]}')  # by hand
+    _one_line_error(_run(stack_env(data)), "admin-tokens.json", "fix or remove it")

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+from collections.abc import Iterator
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Any
 
 from tests.deploy_files import DEPLOY, compose, manifests
 
@@ -85,45 +88,85 @@ def _secrets_read_by(module: str) -> set[str]:
     return {s for s in _secrets() if re.search(rf"\b{s}\b", text)}
 
 
+#: What each deployed program is given of tollway.env. The gateway and the console face
+#: clients: each holds a token of its own with the support scope, never the admin token
+#: (it moves money); the ClickHouse password and the webhook key stay where they are used.
+GIVEN = {
+    "services.billing": {"TOLLWAY_ADMIN_TOKEN", "TOLLWAY_WEBHOOK_KEY"},
+    "services.metering": {"TOLLWAY_ADMIN_TOKEN", "CLICKHOUSE_PASSWORD"},
+    "services.dispatcher": {"TOLLWAY_ADMIN_TOKEN", "TOLLWAY_WEBHOOK_KEY"},
+    "services.gateway": {"TOLLWAY_GATEWAY_TOKEN"},
+    "services.console": {"TOLLWAY_CONSOLE_TOKEN", "TOLLWAY_CONSOLE_SECRET"},
+    "infra.kafka.topics": set(),
+}
+
+
 def test_no_secret_is_written_into_the_files() -> None:
     text = (DEPLOY / "compose.yaml").read_text()
-    assert _secrets() == {
-        "TOLLWAY_ADMIN_TOKEN",
-        "TOLLWAY_WEBHOOK_KEY",
-        "TOLLWAY_CONSOLE_SECRET",
-        "CLICKHOUSE_PASSWORD",
-    }
+    assert _secrets() == set().union(*GIVEN.values())
     for secret in _secrets():
         for value in re.findall(rf"{secret}: (.+)", text):
             assert value.startswith("${"), (secret, value)  # from tollway.env, not the file
 
 
+def _k8s_programs() -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """Each of our containers in the manifests: its module, its pod spec, the container."""
+    for doc in manifests():
+        if doc["kind"] in ("Deployment", "StatefulSet", "Job"):
+            pod = doc["spec"]["template"]["spec"]
+            for container in pod["containers"]:
+                if container["image"] == "tollway:latest":
+                    yield container["command"][2], pod, container
+
+
 def test_each_service_is_given_the_secrets_it_reads_and_no_other() -> None:
-    """A gateway, the part facing the internet, holds no ClickHouse password or webhook key;
-    a service missing one it reads would not start."""
-    given: dict[str, set[str]] = {}
     for name, service in compose()["services"].items():
         if name not in OFFICIAL:
             module = service["command"][2]
-            given[module] = set(service["environment"]) & _secrets()
-            assert given[module] == _secrets_read_by(module), name
-    assert given["services.gateway"] == {"TOLLWAY_ADMIN_TOKEN"}
-    assert given["infra.kafka.topics"] == set()
-    for doc in manifests():
-        if doc["kind"] not in ("Deployment", "StatefulSet", "Job"):
+            given = set(service["environment"]) & _secrets()
+            assert given == GIVEN[module], name
+            assert given <= _secrets_read_by(module), (name, given - _secrets_read_by(module))
+    seen = set()
+    for module, _, container in _k8s_programs():
+        assert all("secretRef" not in source for source in container.get("envFrom", []))
+        from_secret = {
+            e["valueFrom"]["secretKeyRef"]["key"]: e["name"]
+            for e in container.get("env", [])
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
+        assert all(key == name for key, name in from_secret.items()), from_secret
+        assert set(from_secret) == GIVEN[module], (module, from_secret)
+        seen.add(module)
+    assert seen == set(GIVEN)
+
+
+def test_the_servers_with_an_admin_api_read_the_named_tokens_from_a_mounted_folder() -> None:
+    """The gateway's and the console's tokens are named tokens: the services they call must
+    read the tokens file, from a folder (a mounted file would keep the replaced one)."""
+    for name, service in compose()["services"].items():
+        if name in OFFICIAL or "TOLLWAY_ADMIN_TOKEN" not in service["environment"]:
             continue
-        for container in doc["spec"]["template"]["spec"]["containers"]:
-            if container["image"] != "tollway:latest":
-                continue
-            assert all("secretRef" not in source for source in container.get("envFrom", []))
-            from_secret = {
-                e["valueFrom"]["secretKeyRef"]["key"]: e["name"]
-                for e in container.get("env", [])
-                if "secretKeyRef" in e.get("valueFrom", {})
-            }
-            assert all(key == name for key, name in from_secret.items()), from_secret
-            module = container["command"][2]
-            assert set(from_secret) == given[module], (doc["metadata"]["name"], from_secret)
+        path = Path(service["environment"]["TOLLWAY_ADMIN_TOKENS_FILE"])
+        (mount,) = [v for v in service["volumes"] if isinstance(v, dict)]
+        assert mount["type"] == "bind" and mount["target"] == str(path.parent), name
+        assert mount["read_only"] and not mount["bind"]["create_host_path"], name
+        assert (DEPLOY / mount["source"]).resolve() == (DEPLOY / "tokens").resolve()
+    for module, pod, container in _k8s_programs():
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        if "TOLLWAY_ADMIN_TOKEN" not in env:
+            continue
+        path = Path(env["TOLLWAY_ADMIN_TOKENS_FILE"])
+        (mount,) = container["volumeMounts"]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+        assert mount["mountPath"] == str(path.parent) and mount["readOnly"], module
+        assert volume["secret"]["secretName"] == "tollway-tokens", module
+    example = (DEPLOY / "tollway.env.example").read_text()
+    assert "TOLLWAY_ADMIN_TOKENS_FILE=infra/deploy/tokens/admin-tokens.json" in example
+    private = ["infra/deploy/tokens/admin-tokens.json", "infra/deploy/tollway.env"]
+    ignored = subprocess.run(
+        ["git", "check-ignore", *private], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert ignored.stdout.split() == private  # a deployment's secrets are never committed
 
 
 def test_the_kubernetes_manifests_give_known_settings_and_probe_every_server() -> None:

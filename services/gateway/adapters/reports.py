@@ -2,12 +2,13 @@
 
 Metering owns ClickHouse; the gateway owns key authentication. ``GET /v1/usage``
 on the gateway authenticates the key, then asks metering for that key's account
-only, with the admin token the two services share. The account id never comes
-from the caller.
+only, with the gateway's own admin token (``TOLLWAY_GATEWAY_TOKEN``, support scope).
+The account id never comes from the caller.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -17,18 +18,20 @@ from ..errors import BadRequest, UsageUnavailable
 
 __all__ = ["UsageReports"]
 
+log = logging.getLogger("tollway.gateway.reports")
+
 
 class UsageReports:
     def __init__(
         self,
         base_url: str,
-        admin_token: str,
+        token: str,
         timeout_s: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
-            headers={"authorization": f"Bearer {admin_token}"},
+            headers={"authorization": f"Bearer {token}"},
             timeout=timeout_s,
             transport=transport,
         )
@@ -50,6 +53,13 @@ class UsageReports:
             error = body.get("error") or {}
             raise BadRequest(
                 str(error.get("message") or "Bad usage query."), param=error.get("param")
+            )
+        if response.status_code in (401, 403):
+            # The operator's to fix, not the caller's: say which setting in the log.
+            log.error(
+                "metering refused the gateway's token (%s): TOLLWAY_GATEWAY_TOKEN must be an "
+                "admin token metering knows, with the support scope",
+                response.status_code,
             )
         if response.status_code != 200 or "data" not in body:
             raise UsageUnavailable(

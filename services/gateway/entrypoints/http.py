@@ -333,7 +333,10 @@ def build_app(runtime: Runtime, lifespan: Any = None) -> FastAPI:
             else request.client is not None and request.client.host in ("127.0.0.1", "::1")
         )
         if not allowed:
-            raise InvalidApiKey("/metrics needs the admin token as a Bearer token.")
+            raise InvalidApiKey(
+                "/metrics needs the gateway's token (TOLLWAY_GATEWAY_TOKEN, else "
+                "TOLLWAY_ADMIN_TOKEN) as a Bearer token."
+            )
         if runtime.spool is not None:
             refresh_spool(runtime.spool)
         return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from bench.procinfo import children
-from tests.integration.harness import ADMIN_TOKEN, Provisioner, gateway_process
+from tests.integration.harness import SUPPORT_TOKEN, Provisioner, gateway_process
 from tests.processes import ServiceProcess
 from tests.support import eventually
 
@@ -46,7 +46,9 @@ async def _served(gateway: ServiceProcess, secret: str, n: int) -> list[int]:
 
 async def _requests_counted(gateway: ServiceProcess) -> float:
     async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
-        text = (await http.get("/metrics", headers={"authorization": f"Bearer {ADMIN_TOKEN}"})).text
+        text = (
+            await http.get("/metrics", headers={"authorization": f"Bearer {SUPPORT_TOKEN}"})
+        ).text
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
