@@ -91,6 +91,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             }
 
         runtime.status = status
+        # Told in the log at startup, not at a key holder's first GET /v1/usage.
+        token_check = asyncio.create_task(reports.check_token()) if reports else None
         await publisher.start()
         await feed.start()
         if shared is not None:
@@ -103,6 +105,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await feed.stop()
             await publisher.stop()
             spool_gauges.cancel()
+            if token_check is not None:
+                token_check.cancel()
             await upstream.close()
             if reports is not None:
                 await reports.close()

@@ -8,6 +8,7 @@ The account id never comes from the caller.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -68,6 +69,50 @@ class UsageReports:
                 headers={"Retry-After": "5"},
             )
         return body
+
+    async def check_token(self, every_s: float = 5.0, attempts: int = 24) -> str | None:
+        """Once metering answers (asked every ``every_s``, ``attempts`` times at most): what
+        the operator should fix about the gateway's token, also logged: refused, unable to
+        read usage, or able to do more than read (a gateway faces clients). None if fine."""
+        for attempt in range(attempts):
+            try:
+                response = await self._client.get("/v1/whoami")
+                break
+            except httpx.HTTPError:
+                if attempt + 1 < attempts:
+                    await asyncio.sleep(every_s)
+        else:
+            return None  # metering away: /v1/usage says so to whoever asks
+        if response.status_code != 200:
+            problem = (
+                f"metering refused the gateway's token ({response.status_code}): "
+                "TOLLWAY_GATEWAY_TOKEN must be an admin token metering knows, with the "
+                "support scope; GET /v1/usage answers 503 until it is"
+            )
+            log.error(problem)
+            return problem
+        try:
+            token = orjson.loads(response.content)
+            name, scopes = str(token["name"]), {str(s) for s in token["scopes"]}
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return None  # not metering's answer: /v1/usage will say what it gets
+
+        if "operator" in scopes:
+            problem = (
+                f"the gateway holds the token {name!r}, which has the operator scope: anyone "
+                "who takes over a gateway could move money with it. Give the gateway a token "
+                "of its own with the support scope only (TOLLWAY_GATEWAY_TOKEN)"
+            )
+            log.warning(problem)
+            return problem
+        if not scopes & {"support", "finance"}:
+            problem = (
+                f"the gateway's token {name!r} cannot read usage (scopes: "
+                f"{', '.join(sorted(scopes)) or 'none'}): give it the support scope"
+            )
+            log.error(problem)
+            return problem
+        return None
 
     async def close(self) -> None:
         await self._client.aclose()
