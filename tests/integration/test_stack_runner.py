@@ -93,8 +93,11 @@ def _check_facing_services_hold_their_own_support_tokens(
         held = _environment(pid)
         assert held[variable] == token and "TOLLWAY_ADMIN_TOKEN" not in held, name
     gateway_token = (data / "gateway-token").read_text().strip()
-    assert _status(f"{gateway}/metrics", gateway_token) == 200
     assert _status(f"{gateway}/metrics", operator) == 401  # it does not know the operator's
+    for name in SERVICES:  # one token for a scraper of every service
+        if name not in ("SIMULATOR", "CONSOLE"):  # the console keeps no metrics
+            port = env[f"TOLLWAY_{name}_PORT"]
+            assert _status(f"http://127.0.0.1:{port}/metrics", gateway_token) == 200, name
 
 
 def _cmdline(pid: int) -> str:
