@@ -40,6 +40,7 @@ __all__ = [
     "load_tokens",
     "local_token_file",
     "new_token",
+    "revoke_token",
     "tokens_file",
 ]
 
@@ -190,22 +191,41 @@ def load_tokens(path: Path) -> list[AdminToken]:
         raise ValueError(f"cannot read {path}: {exc!r}") from None
 
 
-def add_token(path: Path, name: str, scopes: list[str], *, replace: bool = False) -> str:
-    """Add a token named ``name`` with ``scopes`` to the tokens file (made readable by its
-    owner only); its secret, which only its digest is kept of. ``replace``: a token of that
-    name is replaced (its old secret stops working) rather than refused."""
-    entries = _entries(path)
-    named = [t for t in entries if isinstance(t, dict) and t.get("name") == name]
-    if named and not replace:
-        raise ValueError(f"a token named {name!r} exists already in {path}")
-    secret = new_token()
-    entries = [t for t in entries if t not in named]
-    entries.append({"name": name, "scopes": sorted(set(scopes)), "sha256": digest(secret)})
-    # Written whole and renamed into place: services re-read the file when it changes and
-    # must never see half of it (they would refuse every token until the next change).
+def _write(path: Path, entries: list[Any]) -> None:
+    """The tokens file with ``entries``, owner-only, written whole and renamed into place:
+    services re-read it when it changes and must never see half of it (they would refuse
+    every token until the next change)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fresh = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     with os.fdopen(os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
         f.write(json.dumps({"tokens": entries}, indent=2) + "\n")
     os.replace(fresh, path)
+
+
+def _named(entries: list[Any], name: str) -> list[Any]:
+    return [t for t in entries if isinstance(t, dict) and t.get("name") == name]
+
+
+def add_token(path: Path, name: str, scopes: list[str], *, replace: bool = False) -> str:
+    """Add a token named ``name`` with ``scopes`` to the tokens file (made readable by its
+    owner only); its secret, which only its digest is kept of. ``replace``: a token of that
+    name is replaced (its old secret stops working) rather than refused."""
+    entries = _entries(path)
+    named = _named(entries, name)
+    if named and not replace:
+        raise ValueError(f"a token named {name!r} exists already in {path}")
+    secret = new_token()
+    entries = [t for t in entries if t not in named]
+    entries.append({"name": name, "scopes": sorted(set(scopes)), "sha256": digest(secret)})
+    _write(path, entries)
     return secret
+
+
+def revoke_token(path: Path, name: str) -> None:
+    """Remove the token named ``name`` from the tokens file: every service refuses it from
+    the next call on (they re-read the file when it changes)."""
+    entries = _entries(path)
+    named = _named(entries, name)
+    if not named:
+        raise ValueError(f"no token named {name!r} in {path}")
+    _write(path, [t for t in entries if t not in named])

@@ -19,7 +19,14 @@ from typing import Any
 
 import httpx
 
-from schemas.admin_access import SCOPES, add_token, load_tokens, local_token_file, tokens_file
+from schemas.admin_access import (
+    SCOPES,
+    add_token,
+    load_tokens,
+    local_token_file,
+    revoke_token,
+    tokens_file,
+)
 
 __all__ = ["main"]
 
@@ -390,6 +397,8 @@ def _parser() -> argparse.ArgumentParser:
     tc.add_argument("name")
     tc.add_argument("--scope", action="append", choices=SCOPES, required=True)
     tok.add_parser("list", parents=[common])
+    tr = tok.add_parser("revoke", parents=[common], help="refused by every service at once")
+    tr.add_argument("name")
     return parser
 
 
@@ -552,10 +561,17 @@ def tokens(api: Api, args: argparse.Namespace) -> None:
     try:
         if args.action == "list":
             listed = [{"name": t.name, "scopes": sorted(t.scopes)} for t in load_tokens(path)]
+        elif args.action == "revoke":
+            revoke_token(path, args.name)
         else:
             secret = add_token(path, args.name, args.scope)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot write the tokens file {path}: {exc.strerror}") from None
+    if args.action == "revoke":
+        _out(args, {"name": args.name, "revoked": True}, f"token {args.name!r} revoked in {path}")
+        return
     if args.action == "list":
         _out(
             args,

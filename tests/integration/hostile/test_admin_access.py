@@ -4,6 +4,8 @@ names the token that made it, and the audit trail shows it."""
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from tests.integration.harness import ADMIN_TOKEN, FINANCE_TOKEN, SUPPORT_TOKEN
 from tests.processes import ServiceProcess
 from tests.stack import tollway_cli
+from tests.support import unique
 
 pytestmark = pytest.mark.integration
 
@@ -110,3 +113,42 @@ async def test_the_cli_takes_json_anywhere_and_escapes_control_characters(
     shown = tollway_cli(billing.url, None, ADMIN_TOKEN, "accounts", "list").stdout
     line = next(ln for ln in shown.splitlines() if "acc_escape_test" in ln)
     assert "\x1b" not in line and "\x07" not in line and "Evil\\x1b]0;pwned\\x07" in line
+
+
+def test_a_token_made_with_the_cli_works_at_once_and_a_revoked_one_stops_at_once(
+    billing: ServiceProcess,
+    metering: ServiceProcess,
+    tokens_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As an operator rotates a leaked token: no restart, and nothing of it left working."""
+    monkeypatch.setenv("TOLLWAY_ADMIN_TOKENS_FILE", str(tokens_file))
+    name = unique("desk")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return tollway_cli(billing.url, metering.url, "", "tokens", *args)
+
+    made = cli("create", name, "--scope", "support")
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.strip()
+    assert secret.startswith("twadm_") and secret not in tokens_file.read_text()
+    assert json.loads(cli("list", "--json").stdout)["tokens"][-1] == {
+        "name": name,
+        "scopes": ["support"],
+    }
+    with httpx.Client(timeout=30) as http:
+        for url in (f"{billing.url}/v1/whoami", f"{metering.url}/v1/whoami"):
+            answer = http.get(url, headers=_auth(secret))
+            assert answer.json() == {"name": name, "scopes": ["support"]}, url
+
+        revoked = cli("revoke", name)
+        assert revoked.returncode == 0 and f"token '{name}' revoked" in revoked.stdout
+        for url in (f"{billing.url}/v1/whoami", f"{metering.url}/v1/whoami"):
+            assert http.get(url, headers=_auth(secret)).status_code == 401, url
+        # The others in the file keep working.
+        support = http.get(f"{billing.url}/v1/whoami", headers=_auth(SUPPORT_TOKEN))
+        assert support.status_code == 200
+
+    again = cli("revoke", name)
+    assert again.returncode == 1 and f"no token named '{name}'" in again.stderr
+    assert "Traceback" not in again.stderr
