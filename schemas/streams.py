@@ -9,7 +9,8 @@
   following. A restart reads from the beginning again: what it feeds keeps the newest
   record per key, so reading a record twice changes nothing.
 
-And ``read_to_end``: every record of some partitions up to their end now (tools, tests).
+And ``read_to_end``: every record of some partitions up to their end now (tools, tests);
+``stop_within``: stop clients at once, giving up on those a broker outage holds.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -25,12 +26,48 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from .events import Event, decode_event
 from .topics import Topic
 
-__all__ = ["Record", "Supervised", "TopicFollower", "behind", "partitions", "read_to_end"]
+__all__ = [
+    "Record",
+    "Supervised",
+    "TopicFollower",
+    "behind",
+    "partitions",
+    "read_to_end",
+    "stop_within",
+]
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 #: Restarts without progress after which a supervised task counts as stuck.
 STUCK_AFTER = 3
+
+
+#: Stops given up on by ``stop_within`` and not ended yet: held, so that they are not
+#: collected while running; each leaves when it ends.
+_abandoned: set[asyncio.Future[object]] = set()
+
+
+def _forget(stopping: asyncio.Future[object]) -> None:
+    _abandoned.discard(stopping)
+    if not stopping.cancelled():
+        stopping.exception()  # retrieved: a stop that failed is not worth a warning
+
+
+async def stop_within(stops: Iterable[Awaitable[object]], timeout: float) -> int:
+    """Run ``stops`` (clients' ``stop()``, tasks to end) together and return within
+    ``timeout``, giving up on those still running: cancelled, never awaited. A Kafka client
+    flushing to a broker that is away can outlast any wait, and a cancelled one need not end
+    at once (``asyncio.wait_for`` would wait for it). How many were given up on."""
+    running = {asyncio.ensure_future(stop) for stop in stops}
+    if not running:
+        return 0
+    _, pending = await asyncio.wait(running, timeout=timeout)
+    for stopping in running:
+        _abandoned.add(stopping)
+        stopping.add_done_callback(_forget)
+    for stopping in pending:
+        stopping.cancel()
+    return len(pending)
 
 
 def partitions(*topics: Topic) -> list[TopicPartition]:

@@ -29,7 +29,6 @@ partition (month turn, hold and key expiry happen without traffic, and replay th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -51,7 +50,7 @@ from schemas.events import (
     decode_event,
     encode_event,
 )
-from schemas.streams import Supervised, behind
+from schemas.streams import Supervised, behind, stop_within
 from schemas.topics import (
     ALERTS,
     BALANCES,
@@ -193,14 +192,14 @@ class BillingConsumer(Supervised):
                         else:  # fetched across a rebalance: read it again, in order
                             self._rewind(consumer, batches)
         finally:
+            # All at once, and within STOP_WAIT_S however the broker is: a restart (with its
+            # new consumer and producers) must not wait on a stop a broker outage holds.
             ticker.cancel()
-            with contextlib.suppress(BaseException):
-                await ticker
             self._consumer = None
-            for client in (clock, consumer):
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(client.stop(), STOP_WAIT_S)
-            await self.close_producers(set(self._producers))
+            producers = [self._producers.pop(p) for p in sorted(self._producers)]
+            stops = [ticker, clock.stop(), consumer.stop(), *(p.stop() for p in producers)]
+            if given_up := await stop_within(stops, STOP_WAIT_S):
+                log.warning("gave up stopping %d Kafka clients; starting again", given_up)
 
     async def _tick(self, clock: AIOKafkaProducer, consumer: AIOKafkaConsumer) -> None:
         """Every ``tick_s``, one ``clock.tick`` on each clock partition this consumer owns."""
@@ -249,8 +248,9 @@ class BillingConsumer(Supervised):
             for partition in broken:
                 await self._isolate(partition, by_partition[partition])
         except KafkaError:
-            log.exception("billing transaction failed; restoring owned partitions")
-            await self.restore(set(self._producers) | set(self._owned), seek=True)
+            # run() starts again from the log (offsets and snapshots committed), as after a
+            # crash; nothing here waits on a broker that may be away.
+            log.exception("billing transaction failed; starting again from the log")
             raise
         applied = sum(len(by_partition[p]) for p, _ in units)
         self.applied += applied
@@ -347,9 +347,7 @@ class BillingConsumer(Supervised):
 
     async def close_producers(self, partitions: set[int]) -> None:
         closing = [self._producers.pop(p) for p in sorted(partitions) if p in self._producers]
-        for producer in closing:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.stop(), STOP_WAIT_S)
+        await stop_within((producer.stop() for producer in closing), STOP_WAIT_S)
 
     async def _park(self, tp: TopicPartition, record: Record, reason: str) -> None:
         """Dead-letter one record with the reason and an alert, and move its partition on."""
@@ -401,8 +399,8 @@ class BillingConsumer(Supervised):
             isolation_level="read_committed",
             enable_auto_commit=False,
         )
-        await reader.start()
         try:
+            await reader.start()
             tps = [TopicPartition(BALANCES.name, p) for p in partitions]
             reader.assign(tps)
             await reader.seek_to_beginning(*tps)
