@@ -186,10 +186,14 @@ def admin_token(data_dir: Path) -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        token = new_token()
-        path.touch(mode=0o600)
-        path.write_text(token + "\n")
-        return token
+        return _kept(path, new_token())
+
+
+def _kept(path: Path, token: str) -> str:
+    """``token``, written to ``path`` readable by its owner only."""
+    path.touch(mode=0o600)
+    path.write_text(token + "\n")
+    return token
 
 
 #: The services that face clients, and the variable each takes its own admin token from.
@@ -202,20 +206,18 @@ def facing_tokens(data_dir: Path) -> dict[str, dict[str, str]]:
     key holder or member): the one set in the environment, else one made anew in the
     tokens file at each start, named after the service (the old one stops working) and
     kept in ``<data>/<service>-token`` (owner-only: the gateway's ``/metrics`` takes it)."""
+    path = tokens_file(data_dir)
     given: dict[str, dict[str, str]] = {}
     for name, var in FACING.items():
         token = os.environ.get(var)
         if not token:
-            path = tokens_file(data_dir)
             try:
-                token = add_token(path, name, ["support"], replace=True)
+                made = add_token(path, name, ["support"], replace=True)
             except ValueError as exc:  # a hand-edited file that does not parse
                 raise InfraError(f"{exc}: fix or remove it") from None
             except OSError as exc:
                 raise InfraError(f"cannot write the tokens file {path}: {exc.strerror}") from None
-            kept = data_dir / f"{name}-token"
-            kept.touch(mode=0o600)
-            kept.write_text(token + "\n")
+            token = _kept(data_dir / f"{name}-token", made)
         given[name] = {var: token}
     return given
 

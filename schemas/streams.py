@@ -47,10 +47,11 @@ STUCK_AFTER = 3
 _abandoned: set[asyncio.Future[object]] = set()
 
 
-def _forget(stopping: asyncio.Future[object]) -> None:
+def _ended(stopping: asyncio.Future[object]) -> None:
+    """Its failure retrieved: a stop that failed is not worth a warning."""
     _abandoned.discard(stopping)
     if not stopping.cancelled():
-        stopping.exception()  # retrieved: a stop that failed is not worth a warning
+        stopping.exception()
 
 
 async def stop_within(stops: Iterable[Awaitable[object]], timeout: float) -> int:
@@ -61,12 +62,13 @@ async def stop_within(stops: Iterable[Awaitable[object]], timeout: float) -> int
     running = {asyncio.ensure_future(stop) for stop in stops}
     if not running:
         return 0
-    _, pending = await asyncio.wait(running, timeout=timeout)
-    for stopping in running:
-        _abandoned.add(stopping)
-        stopping.add_done_callback(_forget)
+    done, pending = await asyncio.wait(running, timeout=timeout)
+    for stopping in done:
+        _ended(stopping)
     for stopping in pending:
         stopping.cancel()
+        _abandoned.add(stopping)
+        stopping.add_done_callback(_ended)
     return len(pending)
 
 

@@ -83,16 +83,17 @@ def _check_facing_services_hold_their_own_support_tokens(
     billing = f"http://127.0.0.1:{env['TOLLWAY_BILLING_PORT']}"
     gateway = f"http://127.0.0.1:{env['TOLLWAY_GATEWAY_PORT']}"
     operator = local_token_file(data).read_text().strip()
+    tokens = {}
     for name, variable in (
         ("gateway", "TOLLWAY_GATEWAY_TOKEN"),
         ("console", "TOLLWAY_CONSOLE_TOKEN"),
     ):
-        token = (data / f"{name}-token").read_text().strip()
+        tokens[name] = token = (data / f"{name}-token").read_text().strip()
         assert _get(f"{billing}/v1/whoami", token) == {"name": name, "scopes": ["support"]}
         (pid,) = [p for p in children if f"services.{name}" in _cmdline(p)]
         held = _environment(pid)
         assert held[variable] == token and "TOLLWAY_ADMIN_TOKEN" not in held, name
-    gateway_token = (data / "gateway-token").read_text().strip()
+    gateway_token = tokens["gateway"]
     assert _status(f"{gateway}/metrics", operator) == 401  # it does not know the operator's
     for name in SERVICES:  # one token for a scraper of every service
         if name not in ("SIMULATOR", "CONSOLE"):  # the console keeps no metrics

@@ -8,6 +8,7 @@ import asyncio
 import time
 
 from schemas.streams import stop_within
+from tests.support import budget
 
 
 async def _stuck(for_s: float = 3.0) -> None:
@@ -37,9 +38,9 @@ async def test_stops_run_together_and_those_still_running_are_given_up_on() -> N
         [quick("a"), quick("b"), quick("c"), _stuck(), _stuck(), _fails()], timeout=0.5
     )
     took = time.monotonic() - started
-    assert given_up == 2
-    assert sorted(ended) == ["a", "b", "c"]  # together: each waited 0.05 s, not in turn
-    assert took < 2.0, took  # the bound holds although the stuck ones never end
+    assert given_up == 2  # returned while the stuck ones ran on (they take 3 s)
+    assert sorted(ended) == ["a", "b", "c"]  # every stop that ends in time has ended
+    assert took < 0.5 + budget(1.0), took
 
 
 async def test_nothing_to_stop_returns_at_once() -> None:

@@ -21,6 +21,12 @@ __all__ = ["UsageReports"]
 
 log = logging.getLogger("tollway.gateway.reports")
 
+#: Said in the log whenever metering refuses the gateway's token (the operator's to fix).
+_REFUSED = (
+    "metering refused the gateway's token ({status}): TOLLWAY_GATEWAY_TOKEN must be an "
+    "admin token metering knows, with the support scope; GET /v1/usage answers 503 until it is"
+)
+
 
 class UsageReports:
     def __init__(
@@ -56,12 +62,7 @@ class UsageReports:
                 str(error.get("message") or "Bad usage query."), param=error.get("param")
             )
         if response.status_code in (401, 403):
-            # The operator's to fix, not the caller's: say which setting in the log.
-            log.error(
-                "metering refused the gateway's token (%s): TOLLWAY_GATEWAY_TOKEN must be an "
-                "admin token metering knows, with the support scope",
-                response.status_code,
-            )
+            log.error(_REFUSED.format(status=response.status_code))
         if response.status_code != 200 or "data" not in body:
             raise UsageUnavailable(
                 f"Usage reports failed upstream of the gateway (metering answered "
@@ -84,11 +85,7 @@ class UsageReports:
         else:
             return None  # metering away: /v1/usage says so to whoever asks
         if response.status_code != 200:
-            problem = (
-                f"metering refused the gateway's token ({response.status_code}): "
-                "TOLLWAY_GATEWAY_TOKEN must be an admin token metering knows, with the "
-                "support scope; GET /v1/usage answers 503 until it is"
-            )
+            problem = _REFUSED.format(status=response.status_code)
             log.error(problem)
             return problem
         try:
@@ -96,7 +93,6 @@ class UsageReports:
             name, scopes = str(token["name"]), {str(s) for s in token["scopes"]}
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return None  # not metering's answer: /v1/usage will say what it gets
-
         if "operator" in scopes:
             problem = (
                 f"the gateway holds the token {name!r}, which has the operator scope: anyone "
